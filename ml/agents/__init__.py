@@ -1,0 +1,1 @@
+"""Built-in agents and the protocol every agent implements."""

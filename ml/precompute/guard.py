@@ -1,0 +1,109 @@
+"""Run untrusted agent code: isolate failures, enforce the timeout, check what comes back."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ml.agents.base import (
+    FACTS_MAX_BYTES,
+    SNIPPET_MAX_CHARS,
+    SUGGESTION_MAX_CHARS,
+    Agent,
+    AgentInput,
+    Snippet,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One user's run: a checked snippet (or None), or the reason it failed."""
+
+    user_id: str
+    snippet: Snippet | None = None
+    error: str | None = None
+    truncated: bool = False
+
+
+@dataclass(slots=True)
+class BatchResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    timed_out_user: str | None = None
+
+
+def check_output(value: object) -> tuple[Snippet | None, bool]:
+    """Validate an agent's return value; oversized text is cut, never stored whole."""
+    if value is None:
+        return None, False
+    if not isinstance(value, Snippet):
+        raise TypeError(f"agent returned {type(value).__name__}, expected Snippet or None")
+    if not isinstance(value.text, str) or not value.text.strip():
+        raise TypeError("snippet text must be a non-empty string")
+    if value.suggestion is not None and not isinstance(value.suggestion, str):
+        raise TypeError("suggestion must be a string or None")
+    facts = dict(value.facts)
+    encoded = json.dumps(facts, default=None)  # raises TypeError on non-JSON values
+    truncated = False
+    if len(encoded) > FACTS_MAX_BYTES:
+        facts, truncated = {"truncated": True}, True
+    text = value.text.strip()
+    if len(text) > SNIPPET_MAX_CHARS:
+        text, truncated = text[: SNIPPET_MAX_CHARS - 1] + "…", True
+    suggestion = value.suggestion.strip() if value.suggestion else None
+    if suggestion and len(suggestion) > SUGGESTION_MAX_CHARS:
+        suggestion, truncated = suggestion[: SUGGESTION_MAX_CHARS - 1] + "…", True
+    return Snippet(text=text, suggestion=suggestion or None, facts=facts), truncated
+
+
+class _Progress:
+    """Shared between the batch thread and its watchdog: who runs now, since when."""
+
+    def __init__(self) -> None:
+        self.user_id: str | None = None
+        self.started = time.monotonic()
+
+
+def run_batch(
+    agent_id: str, impl: Agent, inputs: Sequence[AgentInput], *, timeout_s: float
+) -> BatchResult:
+    """Run ``impl`` for each input in a worker thread.
+
+    A user's run that raises or returns something invalid is that user's failure. A run
+    that exceeds ``timeout_s`` stops the batch: the thread is abandoned (Python cannot
+    kill it) and the result names the user whose run hung.
+    """
+    result = BatchResult()
+    progress = _Progress()
+    done = threading.Event()
+
+    def work() -> None:
+        for inp in inputs:
+            progress.user_id, progress.started = inp.user.user_id, time.monotonic()
+            try:
+                snippet, truncated = check_output(impl.compute(inp))
+                outcome = Outcome(inp.user.user_id, snippet, truncated=truncated)
+            except Exception as exc:  # an agent's bug is a value, never a crash
+                outcome = Outcome(inp.user.user_id, error=f"{type(exc).__name__}: {exc}"[:500])
+            elapsed = time.monotonic() - progress.started
+            if elapsed > timeout_s:
+                return  # the watchdog has given up on this batch already
+            if elapsed > timeout_s / 2:
+                log.warning("agent %s is slow: %.2fs for one user", agent_id, elapsed)
+            result.outcomes.append(outcome)
+        done.set()
+
+    thread = threading.Thread(target=work, name=f"agent-{agent_id}", daemon=True)
+    thread.start()
+    while not done.wait(0.05):
+        if not thread.is_alive():
+            break
+        if time.monotonic() - progress.started > timeout_s:
+            log.warning("agent %s timed out after %.1fs", agent_id, timeout_s)
+            return BatchResult(list(result.outcomes), timed_out_user=progress.user_id)
+    return result

@@ -1,0 +1,76 @@
+"""The FastAPI application, assembled from parts the composition root built."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from nudge_profile import api as profile_api
+from nudge_profile.store import ProfileStore
+from sqlalchemy import Engine
+
+from ml.registry.registry import Registry
+from ml.serving.caller import resolve_caller
+from ml.serving.errors import BodyLimit, ErrorResponse, install_error_handlers
+from ml.serving.orchestrator import Orchestrator
+from ml.serving.routes import agents, health, signals, tips
+from ml.serving.routes.health import ReadinessCheck
+from ml.serving.tip_store import TipStore
+from nudge.clock import Clock
+from nudge.signals import SignalStore
+
+API_VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the routes need; built by ``nudge.bootstrap``."""
+
+    engine: Engine
+    clock: Clock
+    registry: Callable[[], Registry]
+    orchestrator: Orchestrator
+    tips: TipStore
+    profiles: ProfileStore
+    signals: SignalStore
+    readiness: ReadinessCheck
+    on_signals: Callable[[], None]
+    max_request_bytes: int
+
+
+def create_app(
+    services: Services,
+    *,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title="Nudge",
+        version=API_VERSION,
+        description="One timely, actionable, explainable tip per user.",
+        lifespan=lifespan,
+        responses={
+            404: {"model": ErrorResponse, "description": "unknown user, tip or route"},
+            413: {"model": ErrorResponse, "description": "request body too large"},
+            422: {
+                "model": ErrorResponse,
+                "description": "invalid request; details name each problem",
+            },
+        },
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=services.max_request_bytes)
+    caller = resolve_caller
+    app.include_router(health.make_router(services.readiness))
+    app.include_router(
+        profile_api.make_router(
+            services.profiles, lambda key: services.registry().agents_requiring(key), caller
+        )
+    )
+    app.include_router(signals.make_router(services.signals, caller, services.on_signals))
+    app.include_router(
+        tips.make_router(services.orchestrator, services.tips, services.clock, caller)
+    )
+    app.include_router(agents.make_router(services.registry, services.engine, caller))
+    return app

@@ -1,0 +1,323 @@
+"""The hot path: eligibility → prompt → LLM → provenance, for one user's tip."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import anyio
+from nudge_profile.model import Profile
+
+from ml.registry.eligibility import Decision, candidates, decide
+from ml.registry.registry import Registry
+from ml.serving.answer import Answer, InvalidAnswer, answer_schema, parse_answer
+from ml.serving.fallback import FallbackSource, fallback_tip
+from ml.serving.llm import LLMClient, LLMError, LLMRequest, LLMResponse
+from ml.serving.prompt import AssembledPrompt, PromptSnippet, PromptTemplate, assemble
+from ml.serving.tip_store import (
+    StoredOutput,
+    StoredTip,
+    TipStore,
+    read_last_tip,
+    read_outputs,
+    read_profile,
+    read_suppressions,
+)
+from nudge.clock import Clock
+
+# A tip that fell back because the LLM failed is not reused: the next request retries.
+_RETRYABLE = frozenset({"llm_timeout", "llm_unreachable", "llm_error", "invalid_answer"})
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationConfig:
+    alias: str = "tip-generator"
+    timeout_s: float = 20.0
+    retries: int = 1
+    max_tokens: int = 160
+    temperature: float = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class ServedTip:
+    tip: StoredTip
+    cached: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Everything read and decided before the LLM is called."""
+
+    profile: Profile
+    decisions: list[Decision]
+    eligible: list[StoredOutput]
+    prompt: AssembledPrompt
+    fingerprint: str
+    last_tip: StoredTip | None
+    feedback_since_last: bool
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        *,
+        tips: TipStore,
+        registry: Callable[[], Registry],
+        llm: LLMClient,
+        prompt: Callable[[], PromptTemplate],
+        clock: Clock,
+        config: GenerationConfig,
+    ) -> None:
+        self._tips = tips
+        self._registry = registry
+        self._llm = llm
+        self._prompt = prompt
+        self._clock = clock
+        self._config = config
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    @property
+    def alias(self) -> str:
+        return self._config.alias
+
+    async def tip_for(self, user_id: str, *, refresh: bool = False) -> ServedTip:
+        """Serve this user's tip; concurrent requests for one user share one generation."""
+        lock = self._locks.setdefault(user_id, asyncio.Lock())
+        async with lock:
+            return await self._tip_for(user_id, refresh=refresh)
+
+    async def _tip_for(self, user_id: str, *, refresh: bool) -> ServedTip:
+        started = time.perf_counter()
+        now = self._clock()
+        registry, template = self._registry(), self._prompt()
+        plan = await anyio.to_thread.run_sync(self._plan, user_id, registry, template, now)
+        last = plan.last_tip
+        if (
+            not refresh
+            and last is not None
+            and last.fingerprint == plan.fingerprint
+            and not plan.feedback_since_last
+            and last.fallback_reason not in _RETRYABLE
+        ):
+            count = await anyio.to_thread.run_sync(self._tips.mark_served_again, last.tip_id, now)
+            return ServedTip(replace(last, serve_count=count, last_served_at=now), cached=True)
+        assembly_ms = (time.perf_counter() - started) * 1000
+        ranked = [
+            FallbackSource(
+                o.agent_id, registry.agents[o.agent_id].manifest.name, o.snippet, o.suggestion
+            )
+            for o in plan.eligible
+        ]
+        eligible_ids = [o.agent_id for o in plan.eligible]
+        response: LLMResponse | None = None
+        llm_error: str | None = None
+        llm_started = time.perf_counter()
+        if not plan.eligible:
+            reason: str | None = "no_eligible_agents"
+        else:
+            response, reason, llm_error = await self._generate(plan.prompt, eligible_ids, template)
+        llm_ms = (time.perf_counter() - llm_started) * 1000 if plan.eligible else 0.0
+        answer: Answer | None = None
+        if response is not None and reason is None:
+            try:
+                answer = parse_answer(
+                    response.content, eligible_ids, forbidden=[template.system[:60]]
+                )
+            except InvalidAnswer as exc:
+                reason, llm_error = "invalid_answer", str(exc)
+        if answer is None:
+            fb = fallback_tip(ranked, reason or "no answer")
+            answer = Answer(fb.text, fb.agents, fb.rationale)
+        tip, row = self._record(
+            plan,
+            registry,
+            template,
+            answer,
+            reason,
+            llm_error,
+            response,
+            now,
+            assembly_ms=assembly_ms,
+            llm_ms=llm_ms,
+            total_ms=(time.perf_counter() - started) * 1000,
+        )
+        await anyio.to_thread.run_sync(self._tips.save, tip, row)
+        return ServedTip(tip, cached=False)
+
+    def _plan(
+        self, user_id: str, registry: Registry, template: PromptTemplate, now: datetime
+    ) -> _Plan:
+        with self._tips.engine.connect() as conn:
+            profile = read_profile(conn, user_id)
+            context = profile.context_at(now)
+            agents = list(registry.agents.values())
+            wanted = candidates(agents, granted=profile.granted, active_context=context)
+            outputs = read_outputs(conn, user_id, wanted)
+            suppressed = read_suppressions(conn, user_id, now)
+            last, feedback_since = read_last_tip(conn, user_id)
+        decisions = decide(
+            agents,
+            granted=profile.granted,
+            active_context=context,
+            outputs={k: o.ref() for k, o in outputs.items()},
+            suppressions=suppressed,
+            now=now,
+        )
+        eligible = sorted(
+            (outputs[d.agent_id] for d in decisions if d.eligible),
+            key=lambda o: (-registry.agents[o.agent_id].priority, o.agent_id),
+        )
+        prompt = assemble(
+            template,
+            now=now,
+            timezone=profile.timezone,
+            preferences=profile.preferences,
+            context=context,
+            snippets=[PromptSnippet(o.agent_id, o.snippet) for o in eligible],
+        )
+        key = f"{prompt.fingerprint}\x1f{self._config.alias}\x1f{self._resolved_model()}"
+        fingerprint = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return _Plan(profile, decisions, eligible, prompt, fingerprint, last, feedback_since)
+
+    async def _generate(
+        self, prompt: AssembledPrompt, eligible_ids: list[str], template: PromptTemplate
+    ) -> tuple[LLMResponse | None, str | None, str | None]:
+        cfg = self._config
+        request = LLMRequest(
+            alias=cfg.alias,
+            messages=prompt.messages,
+            json_schema=answer_schema(eligible_ids),
+            schema_name="tip",
+            max_tokens=cfg.max_tokens,
+            temperature=cfg.temperature,
+            timeout_s=cfg.timeout_s,
+            retries=cfg.retries,
+        )
+        try:
+            # The adapter enforces its own deadline; this one bounds the request regardless.
+            response = await asyncio.wait_for(self._llm.complete(request), cfg.timeout_s + 2)
+        except TimeoutError:
+            return None, "llm_timeout", "no answer within the deadline"
+        except LLMError as exc:
+            kind = {"timeout": "llm_timeout", "unreachable": "llm_unreachable"}.get(
+                exc.kind, "llm_error"
+            )
+            return None, kind, str(exc)[:300]
+        return response, None, None
+
+    def _resolved_model(self) -> str:
+        try:
+            return self._llm.resolve(self._config.alias)
+        except LLMError:
+            return "unresolved"
+
+    def _record(
+        self,
+        plan: _Plan,
+        registry: Registry,
+        template: PromptTemplate,
+        answer: Answer,
+        reason: str | None,
+        llm_error: str | None,
+        response: LLMResponse | None,
+        now: datetime,
+        *,
+        assembly_ms: float,
+        llm_ms: float,
+        total_ms: float,
+    ) -> tuple[StoredTip, dict[str, Any]]:
+        """Build the tip and its provenance record."""
+        by_id = {o.agent_id: o for o in plan.eligible}
+        admitted = {d.agent_id: list(d.consents) for d in plan.decisions}
+        cited = [
+            {
+                "agent_id": a,
+                "agent_version": by_id[a].agent_version,
+                "computed_at": by_id[a].computed_at.isoformat(),
+                "expires_at": by_id[a].expires_at.isoformat(),
+                "consents": admitted.get(a, []),
+                "snippet_hash": by_id[a].snippet_hash,
+                "snippet": by_id[a].snippet,
+            }
+            for a in answer.agents
+        ]
+        provenance: dict[str, Any] = {
+            "cited": cited,
+            "eligible": [
+                {
+                    "agent_id": o.agent_id,
+                    "agent_version": o.agent_version,
+                    "snippet_hash": o.snippet_hash,
+                }
+                for o in plan.eligible
+            ],
+            "excluded": [
+                {"agent_id": d.agent_id, "reason": str(d.reason), "detail": d.detail}
+                for d in plan.decisions
+                if not d.eligible
+            ],
+            "context": plan.profile.context_at(now),
+            "prompt": {"name": template.name, "version": template.version},
+            "model": {
+                "alias": self._config.alias,
+                "resolved": response.resolved_model if response else self._resolved_model(),
+            },
+            "latency_ms": {
+                "assembly": round(assembly_ms, 2),
+                "llm": round(llm_ms, 2),
+                "total": round(total_ms, 2),
+            },
+            "tokens": {
+                "prompt": response.prompt_tokens if response else 0,
+                "completion": response.completion_tokens if response else 0,
+            },
+            "llm_attempts": response.attempts if response else 0,
+            "fallback": reason is not None,
+            "fallback_reason": reason,
+            "llm_error": llm_error,
+            "registry_fingerprint": registry.fingerprint,
+        }
+        tip = StoredTip(
+            tip_id=str(uuid.uuid4()),
+            user_id=plan.profile.user_id,
+            text=answer.tip,
+            rationale=answer.rationale,
+            agents=list(answer.agents),
+            fallback=reason is not None,
+            fallback_reason=reason,
+            fingerprint=plan.fingerprint,
+            created_at=now,
+            serve_count=1,
+            last_served_at=now,
+            provenance=provenance,
+        )
+        row = {
+            "tip_id": tip.tip_id,
+            "user_id": tip.user_id,
+            "text": tip.text,
+            "rationale": tip.rationale,
+            "agents": tip.agents,
+            "fallback": tip.fallback,
+            "fallback_reason": reason,
+            "fingerprint": tip.fingerprint,
+            "prompt_name": template.name,
+            "prompt_version": template.version,
+            "model_alias": self._config.alias,
+            "resolved_model": provenance["model"]["resolved"],
+            "assembly_ms": assembly_ms,
+            "llm_ms": llm_ms,
+            "prompt_tokens": provenance["tokens"]["prompt"],
+            "completion_tokens": provenance["tokens"]["completion"],
+            "created_at": now,
+            "serve_count": 1,
+            "last_served_at": now,
+            "provenance": provenance,
+        }
+        return tip, row

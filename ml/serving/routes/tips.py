@@ -1,0 +1,101 @@
+"""Tips: ask for one, explain it, react to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from nudge_profile.api import UserIdPath
+
+from ml.serving.orchestrator import Orchestrator, ServedTip
+from ml.serving.schemas import ExplainOut, FeedbackIn, FeedbackOut, TipOut
+from ml.serving.tip_store import TipStore
+from nudge.clock import Clock
+from nudge.errors import Invalid
+
+TipIdPath = Annotated[
+    str,
+    Path(
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+        description="a tip id",
+    ),
+]
+
+
+def tip_out(served: ServedTip) -> TipOut:
+    t = served.tip
+    return TipOut(
+        tip_id=t.tip_id,
+        text=t.text,
+        rationale=t.rationale,
+        agents=t.agents,
+        fallback=t.fallback,
+        cached=served.cached,
+        created_at=t.created_at,
+    )
+
+
+def make_router(
+    orchestrator: Orchestrator, tips: TipStore, clock: Clock, caller: Callable[..., Any]
+) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["tips"], dependencies=[Depends(caller)])
+
+    @router.get("/users/{user_id}/tip", response_model=TipOut)
+    async def get_tip(
+        user_id: UserIdPath,
+        refresh: Annotated[
+            bool, Query(description="write a new tip even if nothing changed since the last one")
+        ] = False,
+    ) -> TipOut:
+        """One tip for the user, with the agents it is based on."""
+        return tip_out(await orchestrator.tip_for(user_id, refresh=refresh))
+
+    @router.get("/tips/{tip_id}/explain", response_model=ExplainOut)
+    def explain(tip_id: TipIdPath) -> ExplainOut:
+        """The provenance of a tip: what was cited, what was excluded and why, how it was made."""
+        t = tips.get(tip_id)
+        return ExplainOut(
+            tip_id=t.tip_id,
+            user_id=t.user_id,
+            text=t.text,
+            rationale=t.rationale,
+            agents=t.agents,
+            fallback=t.fallback,
+            fallback_reason=t.fallback_reason,
+            created_at=t.created_at,
+            serve_count=t.serve_count,
+            last_served_at=t.last_served_at,
+            provenance=t.provenance,
+            feedback=tips.feedback_of(tip_id),
+        )
+
+    @router.post("/tips/{tip_id}/feedback", response_model=FeedbackOut)
+    def feedback(tip_id: TipIdPath, body: FeedbackIn) -> FeedbackOut:
+        """Record done, snooze (until a time) or dismiss; repeating a reaction changes nothing."""
+        now = clock()
+        if body.reaction == "snooze":
+            if body.snooze_until is None:
+                raise Invalid(
+                    "snooze_until is required for snooze",
+                    details=[{"field": "snooze_until", "reason": "required"}],
+                )
+            if body.snooze_until.tzinfo is None:
+                raise Invalid(
+                    "snooze_until needs a time zone offset",
+                    details=[{"field": "snooze_until", "reason": "naive time"}],
+                )
+            if body.snooze_until <= now:
+                raise Invalid(
+                    "snooze_until must be in the future",
+                    details=[{"field": "snooze_until", "reason": "in the past"}],
+                )
+        elif body.snooze_until is not None:
+            raise Invalid(
+                "snooze_until is only for snooze",
+                details=[{"field": "snooze_until", "reason": "not allowed"}],
+            )
+        recorded, new = tips.record_feedback(tip_id, body.reaction, body.snooze_until, now)
+        return FeedbackOut(**recorded, new=new)
+
+    return router

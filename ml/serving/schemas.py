@@ -1,0 +1,83 @@
+"""Bodies of the tip, feedback and agent routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TipOut(BaseModel):
+    tip_id: str
+    text: str
+    rationale: str
+    agents: list[str] = Field(description="ids of the agents whose snippets the tip is based on")
+    fallback: bool = Field(description="true when the tip was written without the LLM")
+    cached: bool = Field(
+        description="true when the previous tip was served again without an LLM call"
+    )
+    created_at: datetime
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reaction: Literal["done", "snooze", "dismiss"]
+    snooze_until: datetime | None = Field(
+        default=None, description="required for snooze; an aware time in the future"
+    )
+
+
+class FeedbackOut(BaseModel):
+    tip_id: str
+    reaction: str
+    snooze_until: datetime | None
+    recorded_at: datetime
+    new: bool = Field(description="false when the same reaction had already been recorded")
+
+
+class ExplainOut(BaseModel):
+    tip_id: str
+    user_id: str
+    text: str
+    rationale: str
+    agents: list[str]
+    fallback: bool
+    fallback_reason: str | None
+    created_at: datetime
+    serve_count: int
+    last_served_at: datetime
+    provenance: dict[str, Any]
+    feedback: list[dict[str, Any]]
+
+
+class SignalsAccepted(BaseModel):
+    user_id: str
+    stored: int
+
+
+class AgentOut(BaseModel):
+    id: str
+    version: int
+    name: str
+    description: str
+    enabled: bool
+    priority: int
+    source: str
+    kind: Literal["entrypoint", "template"]
+    manifest: dict[str, Any]
+    last_sweep: dict[str, Any] | None
+    outputs: int
+
+
+class LoadErrorOut(BaseModel):
+    file: str
+    line: int | None
+    field: str | None
+    message: str
+
+
+class RegistryOut(BaseModel):
+    loaded_at: datetime
+    agents: list[AgentOut]
+    rejected: list[LoadErrorOut]

@@ -1,0 +1,195 @@
+"""The composition root: the only place that turns settings into running parts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+from ml.serving.llm import LiteLLMClient, LLMClient, load_model_list
+from nudge_profile.store import ProfileStore
+from sqlalchemy import Engine
+
+from ml.precompute.scheduler import PrecomputeScheduler
+from ml.precompute.sweep import Sweeper
+from ml.registry.watcher import LiveRegistry
+from ml.serving.app import Services, create_app
+from ml.serving.orchestrator import GenerationConfig, Orchestrator
+from ml.serving.prompt import PromptTemplate
+from ml.serving.tip_store import TipStore
+from nudge.clock import Clock, utc_now
+from nudge.embedded_llm import EmbeddedLLM
+from nudge.events.bus import InProcessBus, OutboxRelay
+from nudge.settings import Settings
+from nudge.signals import SignalStore
+from nudge.storage.engine import make_engine, migrate, ping
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Nudge:
+    """Every long-lived part of a Nudge process, wired once."""
+
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    registry: LiveRegistry
+    llm: LLMClient
+    embedded_llm: EmbeddedLLM | None
+    profiles: ProfileStore
+    signals: SignalStore
+    tips: TipStore
+    sweeper: Sweeper
+    orchestrator: Orchestrator
+    bus: InProcessBus
+    relay: OutboxRelay
+    scheduler: PrecomputeScheduler | None = None
+    _started: list[str] = field(default_factory=list)
+
+    def services(self) -> Services:
+        return Services(
+            engine=self.engine,
+            clock=self.clock,
+            registry=lambda: self.registry.current,
+            orchestrator=self.orchestrator,
+            tips=self.tips,
+            profiles=self.profiles,
+            signals=self.signals,
+            readiness=self.readiness,
+            on_signals=self.relay.kick,
+            max_request_bytes=self.settings.max_request_bytes,
+        )
+
+    def start(self, *, llm: bool = True, scheduler: bool | None = None) -> None:
+        """Start the background parts: embedded LLM, manifest watcher, outbox relay, scheduler."""
+        if llm and self.embedded_llm is not None and not self.embedded_llm.running:
+            self.embedded_llm.start()
+            self._started.append("llm")
+        if self.settings.watch_manifests:
+            self.registry.start()
+            self._started.append("registry")
+        self.relay.start()
+        self._started.append("relay")
+        if self.settings.scheduler if scheduler is None else scheduler:
+            self.scheduler = PrecomputeScheduler(self.sweeper, lambda: self.registry.current)
+            self.registry.on_change = self.scheduler.sync
+            self.scheduler.start()
+            self._started.append("scheduler")
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if "relay" in self._started:
+            self.relay.stop()
+        if "registry" in self._started:
+            self.registry.stop()
+        if "llm" in self._started and self.embedded_llm is not None:
+            self.embedded_llm.stop()
+        self._started.clear()
+        self.engine.dispose()
+
+    async def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        try:
+            await anyio.to_thread.run_sync(ping, self.engine)
+            checks["database"] = {"ok": True}
+        except Exception as exc:
+            checks["database"] = {"ok": False, "error": type(exc).__name__}
+        snapshot = self.registry.current
+        checks["registry"] = {
+            "ok": bool(snapshot.agents),
+            "agents": len(snapshot.agents),
+            "rejected_files": len(snapshot.errors),
+        }
+        alias = self.orchestrator.alias
+        llm_ok = await self.llm.health(alias)
+        # Tips still flow through the fallback when the LLM is down: degraded, not unready.
+        checks["llm"] = {"ok": llm_ok, "degraded_only": True, "alias": alias}
+        if self.settings.scheduler:
+            checks["scheduler"] = {"ok": self.scheduler is not None and self.scheduler.running}
+        return checks
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    llm: LLMClient | None = None,
+) -> Nudge:
+    """Build every part from ``settings``; start nothing yet."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url)
+    migrate(engine)
+    registry = LiveRegistry(settings.manifests_dir, allowed_packages=settings.agent_packages)
+    registry.reload()
+    embedded: EmbeddedLLM | None = None
+    if settings.embedded_llm:
+        embedded = EmbeddedLLM(
+            port=settings.embedded_llm_port, threads=settings.embedded_llm_threads
+        )
+    if llm is None:
+        base = (
+            embedded.base_url if embedded else f"http://127.0.0.1:{settings.embedded_llm_port}/v1"
+        )
+        llm = LiteLLMClient(
+            load_model_list(settings.litellm_config, substitutions={"embedded_llm": base})
+        )
+    tips = TipStore(engine)
+    bus = InProcessBus()
+    prompt = PromptTemplate.load()
+    orchestrator = Orchestrator(
+        tips=tips,
+        registry=lambda: registry.current,
+        llm=llm,
+        prompt=lambda: prompt,
+        clock=clock,
+        config=GenerationConfig(
+            timeout_s=settings.llm_timeout_s,
+            retries=settings.llm_retries,
+            max_tokens=settings.llm_max_tokens,
+            temperature=settings.llm_temperature,
+        ),
+    )
+    return Nudge(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        registry=registry,
+        llm=llm,
+        embedded_llm=embedded,
+        profiles=ProfileStore(engine, clock),
+        signals=SignalStore(
+            engine,
+            clock,
+            max_batch=settings.max_signals_per_batch,
+            max_payload_bytes=settings.max_signal_payload_bytes,
+        ),
+        tips=tips,
+        sweeper=Sweeper(
+            engine, lambda: registry.current, clock, batch_size=settings.sweep_batch_size
+        ),
+        orchestrator=orchestrator,
+        bus=bus,
+        relay=OutboxRelay(engine, bus, clock),
+    )
+
+
+def build_app(nudge: Nudge, *, start: bool = True) -> FastAPI:
+    """The HTTP app; its lifespan starts and stops the background parts."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if start:
+            await anyio.to_thread.run_sync(nudge.start)
+        try:
+            yield
+        finally:
+            if start:
+                await anyio.to_thread.run_sync(nudge.stop)
+
+    return create_app(nudge.services(), lifespan=lifespan)

@@ -1,0 +1,303 @@
+"""The `nudge` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nudge.settings import REPO_ROOT, Settings
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Nudge: one explainable tip per user."
+)
+agents_app = typer.Typer(no_args_is_help=True, help="Inspect, validate and try agents.")
+app.add_typer(agents_app, name="agents")
+out = Console()
+err = Console(stderr=True)
+
+OPENAPI_PATH = REPO_ROOT / "openapi" / "openapi.yaml"
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def run(
+    demo: Annotated[bool, typer.Option(help="seed the demo users alice and bob")] = True,
+    host: Annotated[str | None, typer.Option(help="listen address (NUDGE_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (NUDGE_PORT)")] = None,
+) -> None:
+    """Run everything in one process: API, scheduler, precompute and the embedded LLM."""
+    import uvicorn
+
+    from nudge.bootstrap import bootstrap, build_app
+
+    _logging()
+    settings = _settings()
+    nudge = bootstrap(settings)
+    if nudge.embedded_llm is not None:
+        with out.status("starting the embedded LLM…"):
+            nudge.embedded_llm.start()
+    if demo:
+        from nudge.seed import seed_demo
+
+        seeded = seed_demo(nudge, nudge.clock())
+        out.print(f"demo users: {', '.join(seeded)}")
+    _sweep_with_progress(nudge, None)
+    where = f"http://{host or settings.host}:{port or settings.port}"
+    out.print(f"Nudge is up: try [bold]curl {where}/v1/users/alice/tip[/bold]")
+    uvicorn.run(
+        build_app(nudge),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
+
+
+@app.command("seed-demo")
+def seed_demo_cmd() -> None:
+    """Create (or refresh) the demo users and their signals."""
+    from nudge.bootstrap import bootstrap
+    from nudge.seed import seed_demo
+
+    nudge = bootstrap(_settings(embedded_llm=False))
+    out.print(f"seeded: {', '.join(seed_demo(nudge, nudge.clock()))}")
+    nudge.stop()
+
+
+@app.command()
+def sweep(
+    agent: Annotated[str | None, typer.Option(help="only this agent id")] = None,
+) -> None:
+    """Run precompute sweeps now, for all active users."""
+    from nudge.bootstrap import bootstrap
+
+    nudge = bootstrap(_settings(embedded_llm=False))
+    try:
+        if agent is not None and nudge.registry.current.get(agent) is None:
+            known = ", ".join(sorted(nudge.registry.current.agents))
+            err.print(f"[red]unknown agent {agent!r}[/red]; known: {known}")
+            raise typer.Exit(1)
+        reports = _sweep_with_progress(nudge, agent)
+    finally:
+        nudge.stop()
+    if any(r.status not in ("ok", "disabled") for r in reports):
+        raise typer.Exit(1)
+
+
+def _sweep_with_progress(nudge: object, agent: str | None) -> list:  # type: ignore[type-arg]
+    from ml.precompute.sweep import SweepReport
+    from nudge.bootstrap import Nudge
+
+    assert isinstance(nudge, Nudge)
+    snapshot = nudge.registry.current
+    ids = [agent] if agent else [a.id for a in snapshot.enabled()]
+    users = nudge.sweeper.count_active_users()
+    reports: list[SweepReport] = []
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=out) as progress:
+        for agent_id in ids:
+            task = progress.add_task(f"sweep {agent_id}", total=users or 1)
+            report = nudge.sweeper.sweep(agent_id, lambda n, t=task: progress.advance(t, n))
+            progress.update(task, completed=users or 1)
+            reports.append(report)
+    table = Table("agent", "version", "status", "users", "outputs", "empty", "failures")
+    for r in reports:
+        colour = (
+            "green"
+            if r.status == "ok"
+            else "yellow"
+            if r.status in ("partial", "disabled")
+            else "red"
+        )
+        table.add_row(
+            r.agent_id,
+            str(r.agent_version),
+            f"[{colour}]{r.status}[/{colour}]",
+            str(r.users),
+            str(r.outputs),
+            str(r.empty),
+            str(r.failures),
+        )
+    out.print(table)
+    for r in reports:
+        for line in r.errors:
+            err.print(f"[yellow]{r.agent_id}[/yellow] {line}")
+    return reports
+
+
+@agents_app.command("validate")
+def agents_validate(
+    path: Annotated[
+        Path | None, typer.Argument(help="a manifest directory (default: manifests/)")
+    ] = None,
+) -> None:
+    """Check manifests offline; print every error and exit non-zero if there is any."""
+    from ml.registry.loader import load_registry
+
+    settings = _settings()
+    directory = path or settings.manifests_dir
+    if not directory.is_dir():
+        err.print(f"[red]{directory} is not a directory[/red]")
+        raise typer.Exit(2)
+    registry = load_registry(directory, allowed_packages=settings.agent_packages)
+    for agent in sorted(registry.agents.values(), key=lambda a: a.id):
+        out.print(f"[green]ok[/green]   {agent.source}: {agent.id} v{agent.version}")
+    for error in registry.errors:
+        err.print(f"[red]fail[/red] {error}")
+    out.print(f"{len(registry.agents)} valid, {len(registry.errors)} error(s)")
+    if registry.errors:
+        raise typer.Exit(1)
+
+
+@agents_app.command("list")
+def agents_list() -> None:
+    """List the agents of the manifest directory."""
+    from ml.registry.loader import load_registry
+
+    settings = _settings()
+    registry = load_registry(settings.manifests_dir, allowed_packages=settings.agent_packages)
+    table = Table(
+        "id", "version", "enabled", "priority", "every", "consents", "silenced in", "reads"
+    )
+    for a in sorted(registry.agents.values(), key=lambda a: (-a.priority, a.id)):
+        m = a.manifest
+        table.add_row(
+            a.id,
+            str(a.version),
+            "yes" if a.enabled else "no",
+            str(a.priority),
+            str(m.schedule.every),
+            ", ".join(m.consents),
+            ", ".join(m.silenced_in),
+            ", ".join(m.reads),
+        )
+    out.print(table)
+
+
+@agents_app.command("dry-run")
+def agents_dry_run(
+    agent_id: Annotated[str, typer.Argument(help="the agent id")],
+    user: Annotated[str, typer.Option("--user", help="the user id")],
+) -> None:
+    """Run one agent for one user and print the snippet it would store; store nothing."""
+    from nudge.bootstrap import bootstrap
+    from nudge.errors import NotFound
+
+    nudge = bootstrap(_settings(embedded_llm=False))
+    try:
+        snippet, error = nudge.sweeper.preview(agent_id, user)
+    except NotFound as exc:
+        err.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        nudge.stop()
+    if error is not None:
+        err.print(f"[red]the agent failed:[/red] {error}")
+        raise typer.Exit(1)
+    if snippet is None:
+        out.print(f"{agent_id} has nothing to say for {user} right now (no snippet).")
+        return
+    out.print(f"[bold]snippet[/bold]\n{snippet.text}")
+    if snippet.suggestion:
+        out.print(f"[bold]suggestion[/bold]\n{snippet.suggestion}")
+    out.print(f"[bold]facts[/bold]\n{json.dumps(dict(snippet.facts), indent=2, sort_keys=True)}")
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    from nudge.storage.engine import make_engine
+    from nudge.storage.engine import migrate as run_migrations
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    run_migrations(make_engine(settings.sqlalchemy_url))
+    out.print("database is up to date")
+
+
+def openapi_document() -> str:
+    """Render the HTTP contract from the app itself."""
+    from nudge.bootstrap import bootstrap, build_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        nudge = bootstrap(
+            Settings(
+                data_dir=Path(tmp), embedded_llm=False, database_url=None, watch_manifests=False
+            )
+        )
+        try:
+            spec = build_app(nudge, start=False).openapi()
+        finally:
+            nudge.stop()
+    return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
+
+
+@app.command()
+def openapi(
+    check: Annotated[bool, typer.Option(help="fail if the committed file is stale")] = False,
+) -> None:
+    """Write openapi/openapi.yaml from the app."""
+    document = openapi_document()
+    if check:
+        if not OPENAPI_PATH.exists() or OPENAPI_PATH.read_text(encoding="utf-8") != document:
+            err.print(f"[red]{OPENAPI_PATH} is stale[/red]: run `nudge openapi`")
+            raise typer.Exit(1)
+        out.print("openapi.yaml is up to date")
+        return
+    OPENAPI_PATH.parent.mkdir(parents=True, exist_ok=True)
+    OPENAPI_PATH.write_text(document, encoding="utf-8")
+    out.print(f"wrote {OPENAPI_PATH}")
+
+
+@app.command("llm")
+def llm_serve(
+    port: Annotated[int | None, typer.Option(help="port (NUDGE_EMBEDDED_LLM_PORT)")] = None,
+) -> None:
+    """Serve the embedded LLM alone (OpenAI-compatible) until interrupted."""
+    from nudge.embedded_llm import main as serve
+
+    settings = _settings()
+    serve(
+        [
+            "--port",
+            str(port or settings.embedded_llm_port),
+            "--threads",
+            str(settings.embedded_llm_threads),
+        ]
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

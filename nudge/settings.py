@@ -1,0 +1,77 @@
+"""The one place that knows which environment variables Nudge reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Nudge's configuration. Every field can be set as ``NUDGE_<FIELD>``; the database
+    and bus URLs also as the conventional ``DATABASE_URL`` / ``NATS_URL``."""
+
+    model_config = SettingsConfigDict(env_prefix="NUDGE_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path(".nudge")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    database_url: str | None = Field(
+        default=None, validation_alias="DATABASE_URL", description="Postgres URL; SQLite when unset"
+    )
+    nats_url: str | None = Field(default=None, validation_alias="NATS_URL")
+
+    manifests_dir: Path = REPO_ROOT / "manifests"
+    agent_packages: tuple[str, ...] = ("ml.agents",)
+    watch_manifests: bool = True
+
+    litellm_config: Path = REPO_ROOT / "config" / "litellm.yaml"
+    embedded_llm: bool = True
+    embedded_llm_port: int = Field(default=8088, ge=1, le=65535)
+    embedded_llm_threads: int = Field(default=2, ge=1, le=64)
+    llm_timeout_s: float = Field(default=20.0, gt=0, le=300)
+    llm_retries: int = Field(default=1, ge=0, le=5)
+    llm_max_tokens: int = Field(default=160, ge=16, le=2048)
+    llm_temperature: float = Field(default=0.2, ge=0, le=2)
+
+    scheduler: bool = True
+    sweep_batch_size: int = Field(default=500, ge=1, le=10_000)
+    seed_demo: bool = False
+
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    max_signals_per_batch: int = Field(default=500, ge=1, le=10_000)
+    max_signal_payload_bytes: int = Field(default=16_384, ge=256)
+
+    @field_validator("agent_packages", mode="before")
+    @classmethod
+    def _split_packages(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production":
+            if self.database_url is None:
+                raise ValueError("production needs DATABASE_URL (SQLite is for development)")
+            if self.embedded_llm:
+                raise ValueError(
+                    "production must not start the embedded LLM (NUDGE_EMBEDDED_LLM=false)"
+                )
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url is None:
+            return f"sqlite:///{(self.data_dir / 'nudge.db').resolve()}"
+        url = self.database_url
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url

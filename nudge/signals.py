@@ -1,0 +1,132 @@
+"""Signals: what gateways tell Nudge about a user, and what agents read."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import Connection, Engine, select
+
+from ml.agents.base import Signal
+from nudge.clock import Clock
+from nudge.errors import Invalid, NotFound
+from nudge.events import outbox as events
+from nudge.storage.tables import signals, users
+from nudge.storage.upsert import upsert
+
+SIGNALS_PER_USER_READ = 1000
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("give a time zone offset, e.g. 2026-01-31T18:00:00Z")
+    return value
+
+
+class SignalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = Field(
+        examples=["task"]
+    )
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        examples=["todo-123"]
+    )
+    payload: dict[str, Any] = Field(examples=[{"title": "Send the Q3 report", "due": "2026-11-21"}])
+    occurred_at: Annotated[datetime, AfterValidator(_aware)]
+
+
+class SignalBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    signals: list[SignalIn] = Field(min_length=1)
+
+
+class SignalStore:
+    def __init__(
+        self, engine: Engine, clock: Clock, *, max_batch: int, max_payload_bytes: int
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._max_batch = max_batch
+        self._max_payload_bytes = max_payload_bytes
+
+    def ingest(self, user_id: str, batch: Sequence[SignalIn]) -> int:
+        """Upsert a whole batch, or nothing of it when any item is bad.
+
+        Items repeating a (kind, external_id) within the batch: the last one wins.
+        """
+        self._check(batch)
+        now = self._clock()
+        latest = {(s.kind, s.external_id): s for s in batch}
+        rows = [
+            {
+                "user_id": user_id,
+                "kind": s.kind,
+                "external_id": s.external_id,
+                "payload": s.payload,
+                "occurred_at": s.occurred_at,
+                "received_at": now,
+            }
+            for s in latest.values()
+        ]
+        with self._engine.begin() as conn:
+            if (
+                conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first()
+                is None
+            ):
+                raise NotFound("user", user_id)
+            upsert(conn, signals, rows, keys=("user_id", "kind", "external_id"))
+            events.append(
+                conn,
+                events.Topic.SIGNALS_INGESTED,
+                user_id,
+                {"user_id": user_id, "kinds": sorted({s.kind for s in batch}), "count": len(rows)},
+                now,
+            )
+        return len(rows)
+
+    def _check(self, batch: Sequence[SignalIn]) -> None:
+        if len(batch) > self._max_batch:
+            raise Invalid(f"a batch holds at most {self._max_batch} signals, got {len(batch)}")
+        problems = [
+            {
+                "index": i,
+                "field": "payload",
+                "reason": f"payload is larger than {self._max_payload_bytes} bytes",
+            }
+            for i, s in enumerate(batch)
+            if len(json.dumps(s.payload)) > self._max_payload_bytes
+        ]
+        if problems:
+            raise Invalid(
+                f"{len(problems)} signal(s) rejected; nothing was stored", details=problems
+            )
+
+
+def read_signals(
+    conn: Connection, user_ids: Iterable[str], kinds: Iterable[str]
+) -> dict[str, list[Signal]]:
+    """Read the signals of many users in one query, newest first per user."""
+    wanted_users, wanted_kinds = list(user_ids), list(kinds)
+    found: dict[str, list[Signal]] = defaultdict(list)
+    if not wanted_users or not wanted_kinds:
+        return found
+    rows = conn.execute(
+        select(
+            signals.c.user_id,
+            signals.c.kind,
+            signals.c.external_id,
+            signals.c.payload,
+            signals.c.occurred_at,
+        ).where(signals.c.user_id.in_(wanted_users), signals.c.kind.in_(wanted_kinds))
+    )
+    for row in rows:
+        found[row.user_id].append(Signal(row.kind, row.external_id, row.payload, row.occurred_at))
+    for user_id, items in found.items():
+        items.sort(key=lambda s: s.occurred_at, reverse=True)
+        del items[SIGNALS_PER_USER_READ:]
+        found[user_id] = items
+    return found

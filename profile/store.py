@@ -1,0 +1,206 @@
+"""Users, preferences, contexts and consents in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from nudge_profile.model import ActiveContext, Consent, Profile
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+
+from nudge.clock import Clock
+from nudge.errors import Invalid, NotFound
+from nudge.events import outbox as events
+from nudge.storage.tables import (
+    agent_outputs,
+    consent_history,
+    consents,
+    contexts,
+    preferences,
+    users,
+)
+
+AgentsRequiring = Callable[[str], Sequence[str]]
+
+
+def load_profile(conn: Connection, user_id: str) -> Profile | None:
+    """Read one user's whole profile with primary-key lookups."""
+    user = conn.execute(select(users).where(users.c.user_id == user_id)).first()
+    if user is None:
+        return None
+    prefs = conn.execute(
+        select(preferences.c.key, preferences.c.value).where(preferences.c.user_id == user_id)
+    ).all()
+    ctx = conn.execute(
+        select(contexts.c.name, contexts.c.until, contexts.c.set_at).where(
+            contexts.c.user_id == user_id
+        )
+    ).first()
+    grants = conn.execute(
+        select(consents.c.key, consents.c.granted, consents.c.changed_at).where(
+            consents.c.user_id == user_id
+        )
+    ).all()
+    return Profile(
+        user_id=user.user_id,
+        timezone=ZoneInfo(user.timezone),
+        active=user.active,
+        created_at=user.created_at,
+        updated_at=user.updated_at,
+        preferences={p.key: p.value for p in prefs},
+        context=ActiveContext(ctx.name, ctx.until, ctx.set_at) if ctx else None,
+        consents={g.key: Consent(g.key, g.granted, g.changed_at) for g in grants},
+    )
+
+
+class ProfileStore:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def get(self, user_id: str) -> Profile:
+        with self._engine.connect() as conn:
+            profile = load_profile(conn, user_id)
+        if profile is None:
+            raise NotFound("user", user_id)
+        return profile
+
+    def exists(self, user_id: str) -> bool:
+        with self._engine.connect() as conn:
+            return _exists(conn, user_id)
+
+    def upsert_user(self, user_id: str, *, timezone: str, active: bool = True) -> bool:
+        """Create or update a user; return True when the user is new."""
+        now = self._clock()
+        with self._engine.begin() as conn:
+            if _exists(conn, user_id):
+                conn.execute(
+                    update(users)
+                    .where(users.c.user_id == user_id)
+                    .values(timezone=timezone, active=active, updated_at=now)
+                )
+                return False
+            conn.execute(
+                insert(users).values(
+                    user_id=user_id,
+                    timezone=timezone,
+                    active=active,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            return True
+
+    def set_preferences(self, user_id: str, prefs: Mapping[str, Any]) -> None:
+        """Replace the whole preference map."""
+        now = self._clock()
+        with self._engine.begin() as conn:
+            _require(conn, user_id)
+            conn.execute(delete(preferences).where(preferences.c.user_id == user_id))
+            if prefs:
+                conn.execute(
+                    insert(preferences),
+                    [
+                        {"user_id": user_id, "key": k, "value": v, "updated_at": now}
+                        for k, v in prefs.items()
+                    ],
+                )
+            _touch(conn, user_id, now)
+
+    def set_context(self, user_id: str, name: str, until: datetime | None) -> None:
+        now = self._clock()
+        if until is not None and until <= now:
+            raise Invalid("until must be in the future")
+        with self._engine.begin() as conn:
+            _require(conn, user_id)
+            conn.execute(delete(contexts).where(contexts.c.user_id == user_id))
+            conn.execute(
+                insert(contexts).values(user_id=user_id, name=name, until=until, set_at=now)
+            )
+            _touch(conn, user_id, now)
+
+    def clear_context(self, user_id: str) -> bool:
+        """Remove the active context; return False when there was none."""
+        now = self._clock()
+        with self._engine.begin() as conn:
+            _require(conn, user_id)
+            removed = conn.execute(delete(contexts).where(contexts.c.user_id == user_id))
+            _touch(conn, user_id, now)
+            return bool(removed.rowcount)
+
+    def set_consent(
+        self, user_id: str, key: str, granted: bool, *, agents_requiring: AgentsRequiring
+    ) -> int:
+        """Grant or revoke one consent key.
+
+        A revocation deletes, in the same transaction, the user's stored outputs of
+        every agent that needs the key. Returns how many outputs were deleted.
+        """
+        now = self._clock()
+        deleted = 0
+        with self._engine.begin() as conn:
+            _require(conn, user_id)
+            current = conn.execute(
+                select(consents.c.granted).where(
+                    consents.c.user_id == user_id, consents.c.key == key
+                )
+            ).scalar_one_or_none()
+            if current is None:
+                conn.execute(
+                    insert(consents).values(
+                        user_id=user_id, key=key, granted=granted, changed_at=now
+                    )
+                )
+            elif current != granted:
+                conn.execute(
+                    update(consents)
+                    .where(consents.c.user_id == user_id, consents.c.key == key)
+                    .values(granted=granted, changed_at=now)
+                )
+            if current == granted:
+                return 0
+            conn.execute(
+                insert(consent_history).values(user_id=user_id, key=key, granted=granted, at=now)
+            )
+            if not granted:
+                agent_ids = list(agents_requiring(key))
+                if agent_ids:
+                    deleted = conn.execute(
+                        delete(agent_outputs).where(
+                            agent_outputs.c.user_id == user_id,
+                            agent_outputs.c.agent_id.in_(agent_ids),
+                        )
+                    ).rowcount
+            events.append(
+                conn,
+                events.Topic.CONSENT_CHANGED,
+                user_id,
+                {"user_id": user_id, "key": key, "granted": granted, "outputs_deleted": deleted},
+                now,
+            )
+            _touch(conn, user_id, now)
+        return deleted
+
+    def active_user_ids(self, *, after: str | None, limit: int) -> list[str]:
+        """One page of active users, in id order, for sweeps."""
+        query = select(users.c.user_id).where(users.c.active.is_(True))
+        if after is not None:
+            query = query.where(users.c.user_id > after)
+        with self._engine.connect() as conn:
+            return list(conn.execute(query.order_by(users.c.user_id).limit(limit)).scalars())
+
+
+def _exists(conn: Connection, user_id: str) -> bool:
+    found = conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first()
+    return found is not None
+
+
+def _require(conn: Connection, user_id: str) -> None:
+    if not _exists(conn, user_id):
+        raise NotFound("user", user_id)
+
+
+def _touch(conn: Connection, user_id: str, now: datetime) -> None:
+    conn.execute(update(users).where(users.c.user_id == user_id).values(updated_at=now))

@@ -1,0 +1,143 @@
+"""Shared fixtures: a fresh database per test on SQLite, and on Postgres with DATABASE_URL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from nudge.storage.engine import make_engine, migrate
+from nudge.storage.tables import metadata
+
+pytest_plugins = ["tests.llm_fixtures"]
+
+IN_CI = os.environ.get("CI") == "true"
+DATABASE_URL = os.environ.get("DATABASE_URL")
+
+
+class FixedClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating every time is slow)."""
+    path = tmp_path_factory.mktemp("template") / "nudge.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    """A private, migrated schema in the test database; dropped at the end."""
+    if not DATABASE_URL:
+        pytest.skip("DATABASE_URL is not set")
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_pg_url(DATABASE_URL))
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine = make_engine(postgres_url(schema))
+    migrate(engine)
+    engine.dispose()
+    yield schema
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def _pg_url(url: str) -> str:
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def postgres_url(schema: str) -> str:
+    assert DATABASE_URL
+    base = _pg_url(DATABASE_URL)
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+@dataclass(frozen=True)
+class Database:
+    backend: str
+    url: str
+    engine: Engine
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[Database]:
+    """An empty, migrated database on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "nudge.db"
+        shutil.copy(sqlite_template, path)
+        url = f"sqlite:///{path}"
+    else:
+        schema = request.getfixturevalue("postgres_schema")
+        url = postgres_url(schema)
+    engine = make_engine(url)
+    if request.param == "postgres":
+        with engine.begin() as conn:
+            names = ", ".join(t.name for t in metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    yield Database(request.param, url, engine)
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _mark_backend(request: pytest.FixtureRequest) -> None:
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("database") == "postgres" and not DATABASE_URL:
+        if IN_CI:
+            pytest.fail("CI=true but DATABASE_URL is unset: Postgres tests must run")
+        pytest.skip("DATABASE_URL is not set")
+
+
+MakeSettings = Callable[..., Any]
+
+
+@pytest.fixture
+def settings_for(database: Database, tmp_path: Path) -> MakeSettings:
+    """Settings for a test Nudge on ``database``; nothing starts by itself."""
+    from nudge.settings import Settings
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "data",
+            "database_url": database.url,
+            "embedded_llm": False,
+            "watch_manifests": False,
+            "scheduler": False,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make

@@ -1,0 +1,221 @@
+"""The tip path on a real database (SQLite and Postgres) with a scripted LLM.
+
+These tests check what reached the prompt and what was recorded; the real embedded
+model is exercised in tests/e2e.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from ml.serving.llm import FakeLLM, LLMError
+from nudge.bootstrap import Nudge, bootstrap, build_app
+from nudge.seed import seed_demo
+from nudge.storage.tables import agent_outputs, tips
+from tests.conftest import FixedClock, MakeSettings
+
+
+@dataclass
+class Env:
+    nudge: Nudge
+    client: TestClient
+    llm: FakeLLM
+    clock: FixedClock
+
+    def answer(self, tip: str, agents: list[str], rationale: str = "It is due today.") -> None:
+        self.llm.push(json.dumps({"tip": tip, "agents": agents, "rationale": rationale}))
+
+    def prompt_of(self, index: int = -1) -> str:
+        return "\n".join(m.content for m in self.llm.requests[index].messages)
+
+
+@pytest.fixture
+def env(settings_for: MakeSettings, clock: FixedClock) -> Iterator[Env]:
+    llm = FakeLLM()
+    nudge = bootstrap(settings_for(), clock=clock, llm=llm)
+    seed_demo(nudge, clock())
+    nudge.sweeper.sweep_all()
+    with TestClient(build_app(nudge, start=False)) as client:
+        yield Env(nudge, client, llm, clock)
+    nudge.stop()
+
+
+def snippet_of(env: Env, user: str, agent: str) -> str:
+    with env.nudge.engine.connect() as conn:
+        return str(
+            conn.execute(
+                select(agent_outputs.c.snippet).where(
+                    agent_outputs.c.user_id == user, agent_outputs.c.agent_id == agent
+                )
+            ).scalar_one()
+        )
+
+
+def test_tip_cites_eligible_agents_and_records_provenance(env: Env) -> None:
+    env.answer("Send the Q3 invoice before the stand-up.", ["tasks", "calendar"])
+    response = env.client.get("/v1/users/alice/tip")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["fallback"] is False and body["cached"] is False
+    assert body["agents"] == ["tasks", "calendar"]
+    assert body["text"] == "Send the Q3 invoice before the stand-up."
+
+    request = env.llm.requests[0]
+    prompt = env.prompt_of()
+    assert snippet_of(env, "alice", "tasks") in prompt
+    assert snippet_of(env, "alice", "calendar") in prompt
+    enum = request.json_schema["properties"]["agents"]["items"]["enum"]  # type: ignore[index]
+    assert set(enum) >= {"tasks", "calendar"} and "nonexistent" not in enum
+
+    explain = env.client.get(f"/v1/tips/{body['tip_id']}/explain").json()
+    prov = explain["provenance"]
+    assert [c["agent_id"] for c in prov["cited"]] == ["tasks", "calendar"]
+    assert prov["cited"][0]["consents"] == ["tasks.read"]
+    assert prov["cited"][0]["agent_version"] == env.nudge.registry.current.agents["tasks"].version
+    assert prov["prompt"] == {"name": "tip-orchestrator", "version": "1"}
+    assert prov["model"] == {"alias": "tip-generator", "resolved": "fake/tip-generator"}
+    assert prov["tokens"]["prompt"] > 0 and prov["latency_ms"]["assembly"] >= 0
+    assert prov["fallback"] is False
+    eligible = {e["agent_id"] for e in prov["eligible"]}
+    assert {c["agent_id"] for c in prov["cited"]} <= eligible
+
+
+def test_bob_lacks_calendar_consent_and_is_on_vacation(env: Env) -> None:
+    registry = env.nudge.registry.current
+    silenced = {a.id for a in registry.agents.values() if "vacation" in a.manifest.silenced_in}
+    eligible_guess = [a for a in ("sleep", "feedback_history") if a not in silenced]
+    env.answer("Go to bed early tonight to recover.", eligible_guess[:1])
+    body = env.client.get("/v1/users/bob/tip").json()
+    prov = env.client.get(f"/v1/tips/{body['tip_id']}/explain").json()["provenance"]
+    excluded = {e["agent_id"]: e for e in prov["excluded"]}
+    assert excluded["calendar"]["reason"] == "missing_consent"
+    assert "calendar.read" in excluded["calendar"]["detail"]
+    for agent_id in silenced - {"calendar", "focus"}:
+        assert excluded[agent_id]["reason"] == "silenced_by_context", agent_id
+    prompt = env.prompt_of()
+    assert "<snippet agent=\"calendar\">" not in prompt and "<snippet agent=\"focus\">" not in prompt
+    with env.nudge.engine.connect() as conn:
+        stored = conn.execute(
+            select(func.count()).where(agent_outputs.c.user_id == "bob", agent_outputs.c.agent_id == "calendar")
+        ).scalar_one()
+    assert stored == 0, "no calendar output may even be computed without consent"
+
+
+def test_unchanged_inputs_reuse_the_tip_without_an_llm_call(env: Env) -> None:
+    env.answer("Send the Q3 invoice before the stand-up.", ["tasks"])
+    first = env.client.get("/v1/users/alice/tip").json()
+    env.clock.advance(minutes=1)
+    second = env.client.get("/v1/users/alice/tip").json()
+    assert second["tip_id"] == first["tip_id"] and second["cached"] is True
+    assert len(env.llm.requests) == 1
+    explain = env.client.get(f"/v1/tips/{first['tip_id']}/explain").json()
+    assert explain["serve_count"] == 2
+
+    env.answer("Review Marc's pull request now.", ["tasks"])
+    third = env.client.get("/v1/users/alice/tip", params={"refresh": "true"}).json()
+    assert third["tip_id"] != first["tip_id"] and len(env.llm.requests) == 2
+
+    env.nudge.profiles.set_preferences("alice", {"tone": "cheerful"})
+    env.answer("Review Marc's pull request, cheerfully.", ["tasks"])
+    fourth = env.client.get("/v1/users/alice/tip").json()
+    assert fourth["tip_id"] != third["tip_id"] and "tone=cheerful" in env.prompt_of()
+
+
+def test_snooze_keeps_cited_agents_out_until_it_ends(env: Env) -> None:
+    env.answer("Send the Q3 invoice before the stand-up.", ["tasks"])
+    tip = env.client.get("/v1/users/alice/tip").json()
+    until = (env.clock() + timedelta(hours=2)).isoformat()
+    fb = env.client.post(f"/v1/tips/{tip['tip_id']}/feedback", json={"reaction": "snooze", "snooze_until": until})
+    assert fb.status_code == 200 and fb.json()["new"] is True
+    again = env.client.post(f"/v1/tips/{tip['tip_id']}/feedback", json={"reaction": "snooze", "snooze_until": until})
+    assert again.json()["new"] is False
+
+    env.answer("Take the free slot for deep work.", ["calendar"])
+    nxt = env.client.get("/v1/users/alice/tip").json()
+    assert nxt["tip_id"] != tip["tip_id"]
+    assert '<snippet agent="tasks">' not in env.prompt_of()
+    prov = env.client.get(f"/v1/tips/{nxt['tip_id']}/explain").json()["provenance"]
+    assert {"agent_id": "tasks", "reason": "snoozed"}.items() <= next(
+        e for e in prov["excluded"] if e["agent_id"] == "tasks"
+    ).items()
+
+    env.clock.advance(hours=3)
+    env.nudge.sweeper.sweep("tasks")
+    env.answer("Send the Q3 invoice now.", ["tasks"])
+    env.client.get("/v1/users/alice/tip")
+    assert '<snippet agent="tasks">' in env.prompt_of()
+
+
+def test_dismiss_hides_the_snippet_until_it_changes(env: Env) -> None:
+    env.answer("Read the short article on meetings.", ["reading_list"])
+    tip = env.client.get("/v1/users/alice/tip").json()
+    env.client.post(f"/v1/tips/{tip['tip_id']}/feedback", json={"reaction": "dismiss"})
+    env.answer("Send the Q3 invoice.", ["tasks"])
+    env.client.get("/v1/users/alice/tip")
+    assert '<snippet agent="reading_list">' not in env.prompt_of()
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (LLMError("unreachable", "connection refused"), "llm_unreachable"),
+        (LLMError("timeout", "no answer"), "llm_timeout"),
+        ('{"tip": "Do the thing now please.", "agents": ["made_up"], "rationale": "x"}', "invalid_answer"),
+        ("not json at all", "invalid_answer"),
+    ],
+)
+def test_llm_failure_gives_a_fallback_tip_and_is_not_cached(env: Env, failure: object, reason: str) -> None:
+    env.llm.push(failure)  # type: ignore[arg-type]
+    response = env.client.get("/v1/users/alice/tip")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["fallback"] is True and body["agents"] == ["tasks"]  # tasks has the top priority
+    prov = env.client.get(f"/v1/tips/{body['tip_id']}/explain").json()["provenance"]
+    assert prov["fallback_reason"] == reason
+    env.answer("Send the Q3 invoice before the stand-up.", ["tasks"])
+    retried = env.client.get("/v1/users/alice/tip").json()
+    assert retried["fallback"] is False and retried["tip_id"] != body["tip_id"]
+
+
+def test_user_with_nothing_eligible_gets_a_fallback_that_says_so(env: Env) -> None:
+    env.nudge.profiles.upsert_user("carol", timezone="Asia/Tokyo")
+    body = env.client.get("/v1/users/carol/tip").json()
+    assert body["fallback"] is True and body["agents"] == []
+    assert "Nothing needs your attention" in body["text"]
+    assert env.llm.requests == []
+
+
+def test_revoking_a_consent_deletes_outputs_in_the_same_transaction(env: Env) -> None:
+    def count() -> int:
+        with env.nudge.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).where(
+                agent_outputs.c.user_id == "alice", agent_outputs.c.agent_id.in_(["calendar", "focus"])
+            )).scalar_one())
+
+    assert count() > 0
+    r = env.client.put("/v1/users/alice/consents/calendar.read", json={"granted": False})
+    assert r.status_code == 200
+    assert count() == 0
+    env.answer("Send the Q3 invoice.", ["tasks"])
+    env.client.get("/v1/users/alice/tip")
+    assert '<snippet agent="calendar">' not in env.prompt_of()
+
+
+def test_every_served_tip_has_a_provenance_record(env: Env) -> None:
+    env.answer("Send the Q3 invoice before the stand-up.", ["tasks"])
+    env.client.get("/v1/users/alice/tip")
+    env.llm.push(LLMError("unreachable"))
+    env.client.get("/v1/users/bob/tip")
+    with env.nudge.engine.connect() as conn:
+        rows = conn.execute(select(tips.c.provenance, tips.c.agents)).all()
+    assert len(rows) == 2
+    for provenance, agents in rows:
+        assert [c["agent_id"] for c in provenance["cited"]] == agents
+        assert set(agents) <= {e["agent_id"] for e in provenance["eligible"]}

@@ -1,0 +1,136 @@
+"""Fixtures that run the real embedded LLM as a separate process.
+
+Register with ``pytest_plugins = ["tests.llm_fixtures"]``. Tests that use them are
+marked ``@pytest.mark.llm``. A process of its own (rather than the in-process server)
+lets a test kill it to simulate "LLM down".
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+START_TIMEOUT_S = 60.0
+
+
+class EmbeddedLLMProcess:
+    """``python -m nudge.embedded_llm --port 0`` in a child process."""
+
+    def __init__(self, proc: subprocess.Popen[str], base_url: str, log: Path) -> None:
+        self.proc = proc
+        self.base_url = base_url
+        self.log = log
+
+    @classmethod
+    def start(cls, timeout: float = START_TIMEOUT_S) -> EmbeddedLLMProcess:
+        """Start a server on a free port and return once ``/health`` answers ok."""
+        log = Path(tempfile.mkstemp(prefix="embedded-llm-", suffix=".log")[1])
+        with log.open("w") as stderr:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "nudge.embedded_llm", "--port", "0"],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        try:
+            base_url = _read_ready_line(proc, time.monotonic() + timeout, log)
+            _wait_healthy(base_url.removesuffix("/v1") + "/health", time.monotonic() + timeout)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        return cls(proc, base_url, log)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        """Simulate a crash: SIGKILL, no clean shutdown."""
+        if self.alive:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Ask for a clean shutdown (SIGTERM); kill if it does not exit in 10 s."""
+        if self.alive:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.log.unlink(missing_ok=True)
+
+
+def _read_ready_line(proc: subprocess.Popen[str], deadline: float, log: Path) -> str:
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"embedded LLM exited with {proc.returncode}: {log.read_text()}")
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            line = proc.stdout.readline().strip()
+            if line.startswith("ready "):
+                return line.split(" ", 1)[1]
+    raise RuntimeError(f"embedded LLM did not report ready in time: {log.read_text()}")
+
+
+def _wait_healthy(url: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2.0, trust_env=False).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} never became healthy")
+
+
+@pytest.fixture(scope="session")
+def embedded_llm() -> Iterator[EmbeddedLLMProcess]:
+    """One embedded LLM server for the whole session. Do not kill it: use
+    ``spawn_embedded_llm`` for a server a test may take down."""
+    server = EmbeddedLLMProcess.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def embedded_llm_url(embedded_llm: EmbeddedLLMProcess) -> str:
+    """Base URL (``http://127.0.0.1:PORT/v1``) of the session's embedded LLM."""
+    return embedded_llm.base_url
+
+
+@pytest.fixture
+def spawn_embedded_llm() -> Iterator[Callable[[], EmbeddedLLMProcess]]:
+    """A factory of private servers (about 1 s each), all stopped after the test."""
+    started: list[EmbeddedLLMProcess] = []
+
+    def spawn() -> EmbeddedLLMProcess:
+        server = EmbeddedLLMProcess.start()
+        started.append(server)
+        return server
+
+    yield spawn
+    for server in started:
+        server.stop()

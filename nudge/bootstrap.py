@@ -65,8 +65,13 @@ class Nudge:
             max_request_bytes=self.settings.max_request_bytes,
         )
 
-    def start(self, *, llm: bool = True, scheduler: bool | None = None) -> None:
-        """Start the background parts: embedded LLM, manifest watcher, outbox relay, scheduler."""
+    def start(
+        self, *, llm: bool = True, scheduler: bool | None = None, sweep_now: bool = True
+    ) -> None:
+        """Start the background parts: embedded LLM, manifest watcher, outbox relay, scheduler.
+
+        ``sweep_now=False`` skips the first sweep of every agent (the caller just ran one).
+        """
         if llm and self.embedded_llm is not None and not self.embedded_llm.running:
             self.embedded_llm.start()
             self._started.append("llm")
@@ -78,7 +83,7 @@ class Nudge:
         if self.settings.scheduler if scheduler is None else scheduler:
             self.scheduler = PrecomputeScheduler(self.sweeper, lambda: self.registry.current)
             self.registry.on_change = self.scheduler.sync
-            self.scheduler.start()
+            self.scheduler.start(sweep_now=sweep_now)
             self._started.append("scheduler")
 
     def stop(self) -> None:
@@ -179,13 +184,13 @@ def bootstrap(
     )
 
 
-def build_app(nudge: Nudge, *, start: bool = True) -> FastAPI:
+def build_app(nudge: Nudge, *, start: bool = True, sweep_now: bool = True) -> FastAPI:
     """The HTTP app; its lifespan starts and stops the background parts."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if start:
-            await anyio.to_thread.run_sync(nudge.start)
+            await anyio.to_thread.run_sync(lambda: nudge.start(sweep_now=sweep_now))
         try:
             yield
         finally:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -66,7 +67,7 @@ def run(
     where = f"http://{host or settings.host}:{port or settings.port}"
     out.print(f"Nudge is up: try [bold]curl {where}/v1/users/alice/tip[/bold]")
     uvicorn.run(
-        build_app(nudge),
+        build_app(nudge, sweep_now=False),
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
@@ -146,7 +147,7 @@ def _sweep_with_progress(nudge: object, agent: str | None) -> list:  # type: ign
     out.print(table)
     for r in reports:
         for line in r.errors:
-            err.print(f"[yellow]{r.agent_id}[/yellow] {line}")
+            err.print(f"[yellow]{r.agent_id}[/yellow] {escape(line)}")
     return reports
 
 
@@ -166,9 +167,9 @@ def agents_validate(
         raise typer.Exit(2)
     registry = load_registry(directory, allowed_packages=settings.agent_packages)
     for agent in sorted(registry.agents.values(), key=lambda a: a.id):
-        out.print(f"[green]ok[/green]   {agent.source}: {agent.id} v{agent.version}")
+        out.print(f"[green]ok[/green]   {escape(str(agent.source))}: {agent.id} v{agent.version}")
     for error in registry.errors:
-        err.print(f"[red]fail[/red] {error}")
+        err.print(f"[red]fail[/red] {escape(str(error))}")
     out.print(f"{len(registry.agents)} valid, {len(registry.errors)} error(s)")
     if registry.errors:
         raise typer.Exit(1)
@@ -212,20 +213,22 @@ def agents_dry_run(
     try:
         snippet, error = nudge.sweeper.preview(agent_id, user)
     except NotFound as exc:
-        err.print(f"[red]{exc.message}[/red]")
+        err.print(f"[red]{escape(exc.message)}[/red]")
         raise typer.Exit(1) from None
     finally:
         nudge.stop()
     if error is not None:
-        err.print(f"[red]the agent failed:[/red] {error}")
+        err.print(f"[red]the agent failed:[/red] {escape(error)}")
         raise typer.Exit(1)
     if snippet is None:
         out.print(f"{agent_id} has nothing to say for {user} right now (no snippet).")
         return
-    out.print(f"[bold]snippet[/bold]\n{snippet.text}")
+    out.print(f"[bold]snippet[/bold]\n{escape(snippet.text)}")
     if snippet.suggestion:
-        out.print(f"[bold]suggestion[/bold]\n{snippet.suggestion}")
-    out.print(f"[bold]facts[/bold]\n{json.dumps(dict(snippet.facts), indent=2, sort_keys=True)}")
+        out.print(f"[bold]suggestion[/bold]\n{escape(snippet.suggestion)}")
+    out.print(
+        f"[bold]facts[/bold]\n{escape(json.dumps(dict(snippet.facts), indent=2, sort_keys=True))}"
+    )
 
 
 @app.command()

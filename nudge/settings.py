@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     nats_url: str | None = Field(default=None, validation_alias="NATS_URL")
 
     manifests_dir: Path = REPO_ROOT / "manifests"
-    agent_packages: tuple[str, ...] = ("ml.agents",)
+    agent_packages: Annotated[tuple[str, ...], NoDecode] = ("ml.agents",)
     watch_manifests: bool = True
 
     litellm_config: Path = REPO_ROOT / "config" / "litellm.yaml"
@@ -42,7 +42,6 @@ class Settings(BaseSettings):
 
     scheduler: bool = True
     sweep_batch_size: int = Field(default=500, ge=1, le=10_000)
-    seed_demo: bool = False
 
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     max_signals_per_batch: int = Field(default=500, ge=1, le=10_000)

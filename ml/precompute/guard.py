@@ -47,8 +47,14 @@ def check_output(value: object) -> tuple[Snippet | None, bool]:
         raise TypeError("snippet text must be a non-empty string")
     if value.suggestion is not None and not isinstance(value.suggestion, str):
         raise TypeError("suggestion must be a string or None")
+    if "\x00" in value.text or (value.suggestion and "\x00" in value.suggestion):
+        raise ValueError("snippet text and suggestion must not contain NUL characters")
     facts = dict(value.facts)
-    encoded = json.dumps(facts, default=None)  # raises TypeError on non-JSON values
+    # Strict JSON: NaN, Infinity and NUL are refused here because Postgres refuses them
+    # at insert time, which would fail the whole batch instead of this one user.
+    encoded = json.dumps(facts, allow_nan=False)  # TypeError/ValueError on non-JSON values
+    if "\\u0000" in encoded:
+        raise ValueError("facts must not contain NUL characters")
     truncated = False
     if len(encoded) > FACTS_MAX_BYTES:
         facts, truncated = {"truncated": True}, True
@@ -62,11 +68,14 @@ def check_output(value: object) -> tuple[Snippet | None, bool]:
 
 
 class _Progress:
-    """Shared between the batch thread and its watchdog: who runs now, since when."""
+    """Shared between the batch thread and its watchdog, always under ``lock``."""
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
         self.user_id: str | None = None
         self.started = time.monotonic()
+        self.abandoned = False
+        self.outcomes: list[Outcome] = []
 
 
 def run_batch(
@@ -76,34 +85,57 @@ def run_batch(
 
     A user's run that raises or returns something invalid is that user's failure. A run
     that exceeds ``timeout_s`` stops the batch: the thread is abandoned (Python cannot
-    kill it) and the result names the user whose run hung.
+    kill it) and the result names the user whose run hung. A run that overran but
+    returned before the watchdog looked is a timeout all the same, never a silent stop.
     """
-    result = BatchResult()
     progress = _Progress()
     done = threading.Event()
 
     def work() -> None:
         for inp in inputs:
-            progress.user_id, progress.started = inp.user.user_id, time.monotonic()
+            with progress.lock:
+                if progress.abandoned:
+                    return
+                progress.user_id, progress.started = inp.user.user_id, time.monotonic()
             try:
                 snippet, truncated = check_output(impl.compute(inp))
                 outcome = Outcome(inp.user.user_id, snippet, truncated=truncated)
-            except Exception as exc:  # an agent's bug is a value, never a crash
-                outcome = Outcome(inp.user.user_id, error=f"{type(exc).__name__}: {exc}"[:500])
-            elapsed = time.monotonic() - progress.started
-            if elapsed > timeout_s:
-                return  # the watchdog has given up on this batch already
+            except BaseException as exc:  # an agent's bug is a value, never a crash
+                # BaseException too: sys.exit() in agent code must not end the batch
+                # silently; KeyboardInterrupt only ever reaches the main thread.
+                outcome = Outcome(inp.user.user_id, error=_describe(exc))
+            with progress.lock:
+                elapsed = time.monotonic() - progress.started
+                if progress.abandoned or elapsed > timeout_s:
+                    progress.abandoned = True  # the run overran: a timeout for this user
+                    return
+                progress.outcomes.append(outcome)
             if elapsed > timeout_s / 2:
                 log.warning("agent %s is slow: %.2fs for one user", agent_id, elapsed)
-            result.outcomes.append(outcome)
-        done.set()
+        with progress.lock:  # under the lock: the watchdog tells "finished" from "gave up"
+            done.set()
 
     thread = threading.Thread(target=work, name=f"agent-{agent_id}", daemon=True)
     thread.start()
     while not done.wait(0.05):
-        if not thread.is_alive():
-            break
-        if time.monotonic() - progress.started > timeout_s:
-            log.warning("agent %s timed out after %.1fs", agent_id, timeout_s)
-            return BatchResult(list(result.outcomes), timed_out_user=progress.user_id)
-    return result
+        with progress.lock:
+            if done.is_set():
+                break
+            overran = progress.user_id is not None and (
+                time.monotonic() - progress.started > timeout_s
+            )
+            # A thread that ended without finishing gave up on a run that overran.
+            if progress.abandoned or overran or not thread.is_alive():
+                progress.abandoned = True
+                log.warning("agent %s timed out after %.1fs", agent_id, timeout_s)
+                return BatchResult(list(progress.outcomes), timed_out_user=progress.user_id)
+    with progress.lock:
+        return BatchResult(list(progress.outcomes))
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        text = f"{type(exc).__name__}: {exc}"
+    except Exception:  # an exception whose __str__ fails is still this user's failure
+        text = type(exc).__name__
+    return text[:500]

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
@@ -56,7 +56,9 @@ class SweepReport:
 @dataclass(frozen=True, slots=True)
 class _BatchUser:
     user_id: str
-    timezone: ZoneInfo
+    zone_name: str
+    timezone: ZoneInfo | None
+    """None when ``zone_name`` is not a known zone: that user's failure, not the sweep's."""
     preferences: Mapping[str, Any]
     granted: frozenset[str]
 
@@ -130,6 +132,12 @@ class Sweeper:
             batch = self._load_users(conn, [user_id])
             if not batch:
                 raise NotFound("user", user_id)
+            if batch[0].timezone is None:
+                return None, _unknown_zone(batch[0])
+            missing = sorted(set(agent.manifest.consents) - batch[0].granted)
+            if missing:
+                # A preview reads the user's data too: the same consents apply.
+                return None, f"{user_id} has not granted {', '.join(missing)}"
             inputs = self._inputs(conn, agent, batch, self._clock())
         result = run_batch(agent.id, agent.impl, inputs, timeout_s=_seconds(agent))
         if result.timed_out_user is not None:
@@ -161,14 +169,14 @@ class Sweeper:
         ):
             prefs[row.user_id][row.key] = row.value
         granted: dict[str, set[str]] = {u: set() for u in ids}
-        for row in conn.execute(
+        for grant in conn.execute(
             select(consents.c.user_id, consents.c.key).where(
                 consents.c.user_id.in_(ids), consents.c.granted.is_(True)
             )
         ):
-            granted[row.user_id].add(row.key)
+            granted[grant.user_id].add(grant.key)
         return [
-            _BatchUser(u, ZoneInfo(zones[u]), prefs[u], frozenset(granted[u]))
+            _BatchUser(u, zones[u], _zone(zones[u]), prefs[u], frozenset(granted[u]))
             for u in ids
             if u in zones
         ]
@@ -188,6 +196,7 @@ class Sweeper:
                 ),
             )
             for u in batch
+            if u.timezone is not None
         ]
 
     def _sweep_batch(
@@ -198,6 +207,9 @@ class Sweeper:
         refused = [u.user_id for u in batch if not required <= u.granted]
         report.users += len(batch)
         report.skipped_no_consent += len(refused)
+        for user in allowed:
+            if user.timezone is None:
+                report.failed(user.user_id, _unknown_zone(user))
         with self._engine.connect() as conn:
             inputs = self._inputs(conn, agent, allowed, now)
         result = run_batch(agent.id, agent.impl, inputs, timeout_s=_seconds(agent))
@@ -264,6 +276,17 @@ class Sweeper:
                     error="\n".join(report.errors) or None,
                 )
             )
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):  # removed from tzdata, or never a zone
+        return None
+
+
+def _unknown_zone(user: _BatchUser) -> str:
+    return f"unknown time zone {user.zone_name!r}"
 
 
 def _seconds(agent: RegisteredAgent) -> float:

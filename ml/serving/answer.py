@@ -1,15 +1,31 @@
-"""What the LLM must answer, as a JSON schema built per request, and its validation."""
+"""What the LLM must answer, as a JSON schema built per request, and its validation.
+
+A small model follows the schema but not always the sense: it may cite agents its tip
+does not use, or loop on a phrase. Validation keeps only citations the tip is grounded
+in (it shares a content word with the cited snippet) and rejects tips that are not
+grounded at all, so every served tip can be explained by its cited snippets.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-TIP_MIN, TIP_MAX = 10, 240
-RATIONALE_MAX = 240
+TIP_MIN, TIP_MAX = 10, 200
+RATIONALE_MAX = 200
 MAX_CITED = 3
+
+_WORD = re.compile(r"\d{1,2}:\d{2}|[^\W_]{4,}")
+_STOPWORDS = frozenset(
+    """about after again also because before being could each from have into just last
+    least more most next only other over same should some such than that their them then
+    there these they this those today tonight under until very were what when which while
+    will with would your yours minutes minute hours hour time""".split()
+)
 
 
 class InvalidAnswer(ValueError):
@@ -21,6 +37,7 @@ class Answer:
     tip: str
     agents: tuple[str, ...]
     rationale: str
+    cited_by_model: tuple[str, ...] = ()
 
 
 def answer_schema(eligible: Sequence[str]) -> dict[str, Any]:
@@ -42,8 +59,24 @@ def answer_schema(eligible: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def parse_answer(content: str, eligible: Sequence[str], *, forbidden: Sequence[str] = ()) -> Answer:
-    """Check the model's JSON; cited agents must be a subset of the eligible ones."""
+def content_words(text: str) -> set[str]:
+    return {w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOPWORDS}
+
+
+def is_degenerate(text: str) -> bool:
+    """True when a phrase keeps repeating: the mark of a model stuck in a loop."""
+    words = text.lower().split()
+    trigrams = Counter(zip(words, words[1:], words[2:], strict=False))
+    return bool(trigrams) and trigrams.most_common(1)[0][1] >= 3
+
+
+def parse_answer(
+    content: str,
+    snippets: Mapping[str, str],
+    *,
+    forbidden: Sequence[str] = (),
+) -> Answer:
+    """Check the model's JSON against the eligible ``snippets`` (agent id → text)."""
     try:
         data = json.loads(content)
     except (json.JSONDecodeError, TypeError) as exc:
@@ -56,15 +89,25 @@ def parse_answer(content: str, eligible: Sequence[str], *, forbidden: Sequence[s
     if not isinstance(agents, list) or not agents or not all(isinstance(a, str) for a in agents):
         raise InvalidAnswer("agents must be a non-empty list of ids")
     cited = tuple(dict.fromkeys(agents))
-    unknown = sorted(set(cited) - set(eligible))
+    unknown = sorted(set(cited) - set(snippets))
     if unknown:
         raise InvalidAnswer(f"cites agents that were not eligible: {', '.join(unknown)}")
     if len(cited) > MAX_CITED:
         raise InvalidAnswer(f"cites more than {MAX_CITED} agents")
     if not isinstance(rationale, str) or len(rationale) > RATIONALE_MAX:
         raise InvalidAnswer(f"rationale must be a string of at most {RATIONALE_MAX} characters")
+    tip = " ".join(tip.split())
     lowered = tip.lower()
     for needle in ("<snippet", "</snippet", *forbidden):
         if needle.lower() in lowered:
             raise InvalidAnswer("tip repeats prompt markup or instructions")
-    return Answer(" ".join(tip.split()), cited, " ".join(rationale.split()))
+    if is_degenerate(tip):
+        raise InvalidAnswer("tip repeats itself")
+    words = content_words(tip)
+    grounded = tuple(a for a in cited if words & content_words(snippets[a]))
+    if not grounded:
+        raise InvalidAnswer("tip shares no content word with the snippets it cites")
+    rationale = " ".join(rationale.split())
+    if not rationale or is_degenerate(rationale):
+        rationale = "Based on " + ", ".join(grounded) + "."
+    return Answer(tip, grounded, rationale, cited_by_model=cited)

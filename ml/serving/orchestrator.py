@@ -128,7 +128,9 @@ class Orchestrator:
         if response is not None and reason is None:
             try:
                 answer = parse_answer(
-                    response.content, eligible_ids, forbidden=[template.system[:60]]
+                    response.content,
+                    {o.agent_id: o.snippet for o in plan.eligible},
+                    forbidden=[template.system[:60]],
                 )
             except InvalidAnswer as exc:
                 reason, llm_error = "invalid_answer", str(exc)
@@ -206,9 +208,11 @@ class Orchestrator:
         except TimeoutError:
             return None, "llm_timeout", "no answer within the deadline"
         except LLMError as exc:
-            kind = {"timeout": "llm_timeout", "unreachable": "llm_unreachable"}.get(
-                exc.kind, "llm_error"
-            )
+            kind = {
+                "timeout": "llm_timeout",
+                "unreachable": "llm_unreachable",
+                "bad_response": "invalid_answer",  # the model answered, but not usable JSON
+            }.get(exc.kind, "llm_error")
             return None, kind, str(exc)[:300]
         return response, None, None
 
@@ -248,6 +252,7 @@ class Orchestrator:
             }
             for a in answer.agents
         ]
+        cited_by_model = list(answer.cited_by_model or answer.agents)
         provenance: dict[str, Any] = {
             "cited": cited,
             "eligible": [
@@ -258,6 +263,7 @@ class Orchestrator:
                 }
                 for o in plan.eligible
             ],
+            "cited_by_model": cited_by_model,
             "excluded": [
                 {"agent_id": d.agent_id, "reason": str(d.reason), "detail": d.detail}
                 for d in plan.decisions

@@ -97,7 +97,7 @@ def test_version_bump_makes_older_outputs_ineligible(settings_for: MakeSettings,
     path.write_text(path.read_text().replace("version: 1", "version: 2"))
     nudge.registry.reload()
     with TestClient(build_app(nudge, start=False)) as client:
-        llm.push(json.dumps({"tip": "Join the stand-up on time.", "agents": ["calendar"], "rationale": "soon"}))
+        llm.push(json.dumps({"tip": "Prepare for the design review at 12:00.", "agents": ["calendar"], "rationale": "soon"}))
         tip = client.get("/v1/users/alice/tip").json()
         prov = client.get(f"/v1/tips/{tip['tip_id']}/explain").json()["provenance"]
     tasks = next(e for e in prov["excluded"] if e["agent_id"] == "tasks")

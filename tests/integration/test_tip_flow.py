@@ -59,13 +59,13 @@ def snippet_of(env: Env, user: str, agent: str) -> str:
 
 
 def test_tip_cites_eligible_agents_and_records_provenance(env: Env) -> None:
-    env.answer("Send the Q3 invoice before the stand-up.", ["tasks", "calendar"])
+    env.answer("Send the Q3 invoice before the design review.", ["tasks", "calendar"])
     response = env.client.get("/v1/users/alice/tip")
     assert response.status_code == 200
     body = response.json()
     assert body["fallback"] is False and body["cached"] is False
     assert body["agents"] == ["tasks", "calendar"]
-    assert body["text"] == "Send the Q3 invoice before the stand-up."
+    assert body["text"] == "Send the Q3 invoice before the design review."
 
     request = env.llm.requests[0]
     prompt = env.prompt_of()
@@ -91,7 +91,7 @@ def test_bob_lacks_calendar_consent_and_is_on_vacation(env: Env) -> None:
     registry = env.nudge.registry.current
     silenced = {a.id for a in registry.agents.values() if "vacation" in a.manifest.silenced_in}
     eligible_guess = [a for a in ("sleep", "feedback_history") if a not in silenced]
-    env.answer("Go to bed early tonight to recover.", eligible_guess[:1])
+    env.answer("Go to bed early: you slept 5 h 40 min last night.", eligible_guess[:1])
     body = env.client.get("/v1/users/bob/tip").json()
     prov = env.client.get(f"/v1/tips/{body['tip_id']}/explain").json()["provenance"]
     excluded = {e["agent_id"]: e for e in prov["excluded"]}
@@ -126,6 +126,26 @@ def test_unchanged_inputs_reuse_the_tip_without_an_llm_call(env: Env) -> None:
     env.answer("Review Marc's pull request, cheerfully.", ["tasks"])
     fourth = env.client.get("/v1/users/alice/tip").json()
     assert fourth["tip_id"] != third["tip_id"] and "tone=cheerful" in env.prompt_of()
+
+
+def test_citations_are_kept_only_where_the_tip_is_grounded(env: Env) -> None:
+    env.answer("Send the Q3 invoice first thing.", ["tasks", "habits", "sleep"])
+    body = env.client.get("/v1/users/alice/tip").json()
+    assert body["fallback"] is False and body["agents"] == ["tasks"]
+    prov = env.client.get(f"/v1/tips/{body['tip_id']}/explain").json()["provenance"]
+    assert prov["cited_by_model"] == ["tasks", "habits", "sleep"]
+    assert [c["agent_id"] for c in prov["cited"]] == ["tasks"]
+
+
+def test_ungrounded_or_looping_tips_fall_back(env: Env) -> None:
+    env.answer("Sprint planning week", ["sleep"])
+    body = env.client.get("/v1/users/alice/tip").json()
+    prov = env.client.get(f"/v1/tips/{body['tip_id']}/explain").json()["provenance"]
+    assert body["fallback"] is True and prov["fallback_reason"] == "invalid_answer"
+    assert "no content word" in prov["llm_error"]
+    env.answer("Send the invoice, send the invoice, send the invoice, send the invoice.", ["tasks"])
+    body = env.client.get("/v1/users/alice/tip").json()
+    assert body["fallback"] is True
 
 
 def test_snooze_keeps_cited_agents_out_until_it_ends(env: Env) -> None:

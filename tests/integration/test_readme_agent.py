@@ -1,0 +1,47 @@
+"""The declarative agent shown in the README loads, validates and produces a snippet."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ml.registry.loader import load_registry
+from ml.serving.llm import FakeLLM
+from nudge.bootstrap import bootstrap
+from nudge.settings import REPO_ROOT
+from nudge.signals import SignalIn
+from tests.conftest import FixedClock, MakeSettings
+
+
+def readme_manifest() -> str:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(id: water.*?)```", readme, re.DOTALL)
+    assert block, "the README's example manifest is gone"
+    return block.group(1)
+
+
+def test_readme_example_agent_works(settings_for: MakeSettings, clock: FixedClock, tmp_path: Path) -> None:
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "water.yaml").write_text(readme_manifest())
+    registry = load_registry(manifests)
+    assert registry.errors == () and "water" in registry.agents
+
+    nudge = bootstrap(settings_for(manifests_dir=manifests), clock=clock, llm=FakeLLM())
+    nudge.profiles.upsert_user("alice", timezone="UTC")
+    snippet, error = nudge.sweeper.preview("water", "alice")
+    assert snippet is None and error == "alice has not granted health.read"
+    nudge.profiles.set_consent("alice", "health.read", True, agents_requiring=lambda key: [])
+    today = clock().date().isoformat()
+    nudge.signals.ingest(
+        "alice",
+        [
+            SignalIn(kind="water_log", external_id=f"w{i}", payload={"date": today}, occurred_at=clock())
+            for i in range(2)
+        ],
+    )
+    snippet, error = nudge.sweeper.preview("water", "alice")
+    nudge.stop()
+    assert error is None and snippet is not None
+    assert snippet.text == "Water: 2 glasses logged today, goal 8."
+    assert snippet.suggestion == "Drink a glass of water now."

@@ -10,7 +10,6 @@ from typing import Any
 
 import anyio
 from fastapi import FastAPI
-from ml.serving.llm import LiteLLMClient, LLMClient, load_model_list
 from nudge_profile.store import ProfileStore
 from sqlalchemy import Engine
 
@@ -18,6 +17,7 @@ from ml.precompute.scheduler import PrecomputeScheduler
 from ml.precompute.sweep import Sweeper
 from ml.registry.watcher import LiveRegistry
 from ml.serving.app import Services, create_app
+from ml.serving.llm import LiteLLMClient, LLMClient, load_model_list
 from ml.serving.orchestrator import GenerationConfig, Orchestrator
 from ml.serving.prompt import PromptTemplate
 from ml.serving.tip_store import TipStore

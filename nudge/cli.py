@@ -6,8 +6,9 @@ import json
 import logging
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
@@ -17,6 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from nudge.settings import REPO_ROOT, Settings
+
+if TYPE_CHECKING:
+    from ml.precompute.sweep import SweepReport
+    from nudge.bootstrap import Nudge
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Nudge: one explainable tip per user."
@@ -105,11 +110,7 @@ def sweep(
         raise typer.Exit(1)
 
 
-def _sweep_with_progress(nudge: object, agent: str | None) -> list:  # type: ignore[type-arg]
-    from ml.precompute.sweep import SweepReport
-    from nudge.bootstrap import Nudge
-
-    assert isinstance(nudge, Nudge)
+def _sweep_with_progress(nudge: Nudge, agent: str | None) -> list[SweepReport]:
     snapshot = nudge.registry.current
     ids = [agent] if agent else [a.id for a in snapshot.enabled()]
     users = nudge.sweeper.count_active_users()
@@ -123,7 +124,7 @@ def _sweep_with_progress(nudge: object, agent: str | None) -> list:  # type: ign
     with Progress(*columns, console=out) as progress:
         for agent_id in ids:
             task = progress.add_task(f"sweep {agent_id}", total=users or 1)
-            report = nudge.sweeper.sweep(agent_id, lambda n, t=task: progress.advance(t, n))
+            report = nudge.sweeper.sweep(agent_id, partial(progress.advance, task))
             progress.update(task, completed=users or 1)
             reports.append(report)
     table = Table("agent", "version", "status", "users", "outputs", "empty", "failures")

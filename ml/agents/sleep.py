@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from ml.agents._format import clock, duration, fit, plural
 from ml.agents._payload import bounded_number, latest_per_id, local_datetime, payload_of
@@ -63,7 +63,7 @@ class SleepAgent:
             )
 
         if short:
-            bedtime = _bedtime(woke_up, target)
+            bedtime = _bedtime(_usual_wake(nights, tz, woke_up), target)
             suggestion: str | None = (
                 f"You slept {duration(slept)} last night, under your {duration(target)} target:"
                 f" keep today's plan light and aim to be in bed by {bedtime} tonight."
@@ -125,9 +125,20 @@ def _minutes(periods: Sequence[_Period]) -> int:
     return int(sum((end - start).total_seconds() for start, end in periods) // 60)
 
 
-def _bedtime(woke_up: datetime, target_minutes: int) -> str:
-    """The clock time that gives the full target before the usual wake-up time."""
-    wake = woke_up.hour * 60 + woke_up.minute
+def _usual_wake(nights: dict[date, list[_Period]], tz: tzinfo, fallback: datetime) -> int:
+    """Median local wake-up minute of the recent nights: one odd night does not set bedtime."""
+    wakes = sorted(
+        (end.astimezone(tz).hour * 60 + end.astimezone(tz).minute)
+        for periods in nights.values()
+        for end in [periods[-1][1]]
+    )
+    if not wakes:
+        return fallback.hour * 60 + fallback.minute
+    return wakes[len(wakes) // 2]
+
+
+def _bedtime(wake: int, target_minutes: int) -> str:
+    """The clock time that gives the full target before the usual wake-up minute."""
     minutes = (wake - target_minutes) % (24 * 60)
     minutes -= minutes % _BEDTIME_STEP_MINUTES
     return f"{minutes // 60:02d}:{minutes % 60:02d}"

@@ -18,13 +18,15 @@ from typing import Any
 TIP_MIN, TIP_MAX = 10, 200
 RATIONALE_MAX = 200
 MAX_CITED = 3
+MIN_WORDS = 4
+_LABEL = re.compile(r"^(?:tip|answer)\s*\d*\s*[:.-]\s*", re.IGNORECASE)
 
 _WORD = re.compile(r"\d{1,2}:\d{2}|[^\W_]{4,}")
 _STOPWORDS = frozenset(
     """about after again also because before being could each from have into just last
-    least more most next only other over same should some such than that their them then
-    there these they this those today tonight under until very were what when which while
-    will with would your yours minutes minute hours hour time""".split()
+    least more most next only other over same should some such than that their them
+    then there these they this those today tonight under until very were what when
+    which while will with would your yours minutes minute hours hour time""".split()  # noqa: SIM905
 )
 
 
@@ -96,13 +98,15 @@ def parse_answer(
         raise InvalidAnswer(f"cites more than {MAX_CITED} agents")
     if not isinstance(rationale, str) or len(rationale) > RATIONALE_MAX:
         raise InvalidAnswer(f"rationale must be a string of at most {RATIONALE_MAX} characters")
-    tip = " ".join(tip.split())
+    tip = _LABEL.sub("", " ".join(tip.split()))  # "Tip 1: Send…" → "Send…"
     lowered = tip.lower()
     for needle in ("<snippet", "</snippet", *forbidden):
         if needle.lower() in lowered:
             raise InvalidAnswer("tip repeats prompt markup or instructions")
     if is_degenerate(tip):
         raise InvalidAnswer("tip repeats itself")
+    if len(tip.split()) < MIN_WORDS:
+        raise InvalidAnswer(f"tip has fewer than {MIN_WORDS} words: not an actionable sentence")
     words = content_words(tip)
     grounded = tuple(a for a in cited if words & content_words(snippets[a]))
     if not grounded:

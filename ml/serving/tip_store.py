@@ -138,7 +138,7 @@ def read_last_tip(conn: Connection, user_id: str) -> tuple[StoredTip | None, boo
             )
         )
     ).scalar_one()
-    return StoredTip(*row), bool(since)
+    return StoredTip(**row._mapping), bool(since)
 
 
 class TipStore:
@@ -178,7 +178,7 @@ class TipStore:
             row = conn.execute(select(*_TIP_COLUMNS).where(tips.c.tip_id == tip_id)).first()
         if row is None:
             raise NotFound("tip", tip_id)
-        return StoredTip(*row)
+        return StoredTip(**row._mapping)
 
     def feedback_of(self, tip_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

@@ -46,7 +46,11 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     }
     log = (data / "nudge.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nudge.cli", "run"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
+        [sys.executable, "-m", "nudge.cli", "run"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO_ROOT,
     )
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60, trust_env=False)
     try:
@@ -58,7 +62,9 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("nudge run did not become ready:\n" + (data / "nudge.log").read_text())
+                raise RuntimeError(
+                    "nudge run did not become ready:\n" + (data / "nudge.log").read_text()
+                )
             time.sleep(0.2)
         yield client
     finally:
@@ -91,7 +97,9 @@ def test_demo_tip_explain_feedback_cycle(product: httpx.Client) -> None:
         assert prov["fallback_reason"] in {"invalid_answer", "llm_timeout", "llm_error"}
 
     until = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    fb = product.post(f"/v1/tips/{tip['tip_id']}/feedback", json={"reaction": "snooze", "snooze_until": until})
+    fb = product.post(
+        f"/v1/tips/{tip['tip_id']}/feedback", json={"reaction": "snooze", "snooze_until": until}
+    )
     assert fb.status_code == 200 and fb.json()["new"] is True
 
     nxt = product.get("/v1/users/alice/tip").json()
@@ -119,7 +127,9 @@ def test_llm_down_gives_fallback_with_200(
 
     server = spawn_embedded_llm()
     settings = settings_for(llm_timeout_s=5.0)
-    models = load_model_list(settings.litellm_config, substitutions={"embedded_llm": server.base_url})
+    models = load_model_list(
+        settings.litellm_config, substitutions={"embedded_llm": server.base_url}
+    )
     nudge = bootstrap(settings, llm=LiteLLMClient(models))
     seed_demo(nudge, nudge.clock())
     nudge.sweeper.sweep_all()

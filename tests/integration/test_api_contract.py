@@ -1,4 +1,4 @@
-"""Every route answers bad input with a 4xx JSON error that names the problem, and stores nothing."""
+"""Bad input on every route: a 4xx JSON error naming the problem, and nothing stored."""
 
 from __future__ import annotations
 
@@ -59,16 +59,28 @@ def assert_error(response: object, status: int, *, mentions: str = "") -> dict[s
 def test_signals_are_upserted_by_kind_and_external_id(client: TestClient, nudge: Nudge) -> None:
     r = client.post("/v1/users/dana/signals", json={"signals": [signal(1), signal(2)]})
     assert r.status_code == 200 and r.json() == {"user_id": "dana", "stored": 2}
-    r = client.post("/v1/users/dana/signals", json={"signals": [signal(1, payload={"title": "New", "due": "2026-11-22"})]})
+    r = client.post(
+        "/v1/users/dana/signals",
+        json={"signals": [signal(1, payload={"title": "New", "due": "2026-11-22"})]},
+    )
     assert r.status_code == 200
     assert stored_signals(nudge) == 2
     with nudge.engine.connect() as conn:
-        payload = conn.execute(select(signals.c.payload).where(signals.c.external_id == "t1")).scalar_one()
+        payload = conn.execute(
+            select(signals.c.payload).where(signals.c.external_id == "t1")
+        ).scalar_one()
     assert payload["title"] == "New"
 
 
-def test_a_bad_item_rejects_the_whole_batch_naming_its_index(client: TestClient, nudge: Nudge) -> None:
-    batch = [signal(0), signal(1, kind="Not A Kind"), signal(2), signal(3, occurred_at="2026-11-20T10:00:00")]
+def test_a_bad_item_rejects_the_whole_batch_naming_its_index(
+    client: TestClient, nudge: Nudge
+) -> None:
+    batch = [
+        signal(0),
+        signal(1, kind="Not A Kind"),
+        signal(2),
+        signal(3, occurred_at="2026-11-20T10:00:00"),
+    ]
     error = assert_error(client.post("/v1/users/dana/signals", json={"signals": batch}), 422)
     indexes = sorted({d["index"] for d in error["details"]})  # type: ignore[index, union-attr]
     assert indexes == [1, 3]
@@ -77,8 +89,12 @@ def test_a_bad_item_rejects_the_whole_batch_naming_its_index(client: TestClient,
 
 def test_oversized_payload_is_rejected_and_nothing_stored(client: TestClient, nudge: Nudge) -> None:
     big = signal(1, payload={"title": "x" * 20_000, "due": "2026-11-21"})
-    error = assert_error(client.post("/v1/users/dana/signals", json={"signals": [signal(0), big]}), 422)
-    assert error["details"] == [{"index": 1, "field": "payload", "reason": "payload is larger than 16384 bytes"}]
+    error = assert_error(
+        client.post("/v1/users/dana/signals", json={"signals": [signal(0), big]}), 422
+    )
+    assert error["details"] == [
+        {"index": 1, "field": "payload", "reason": "payload is larger than 16384 bytes"}
+    ]
     assert stored_signals(nudge) == 0
 
 
@@ -98,7 +114,12 @@ def test_oversized_body_is_refused_with_413(client: TestClient) -> None:
         ("delete", "/v1/users/nobody/context", None, 404),
         ("put", "/v1/users/nobody/consents/calendar.read", {"granted": True}, 404),
         ("get", "/v1/tips/00000000-0000-0000-0000-000000000000/explain", None, 404),
-        ("post", "/v1/tips/00000000-0000-0000-0000-000000000000/feedback", {"reaction": "done"}, 404),
+        (
+            "post",
+            "/v1/tips/00000000-0000-0000-0000-000000000000/feedback",
+            {"reaction": "done"},
+            404,
+        ),
         ("get", "/v1/tips/not-a-tip/explain", None, 422),
         ("get", "/v1/users/bad%20id!/tip", None, 422),
         ("put", "/v1/users/dana", {"timezone": "Mars/Olympus"}, 422),
@@ -107,8 +128,18 @@ def test_oversized_body_is_refused_with_413(client: TestClient) -> None:
         ("put", "/v1/users/dana/consents/NOT_A_KEY", {"granted": True}, 422),
         ("put", "/v1/users/dana/consents/calendar.read", {"granted": "maybe"}, 422),
         ("put", "/v1/users/dana/context", {"name": "Vacation Time"}, 422),
-        ("put", "/v1/users/dana/context", {"name": "vacation", "until": "2020-01-01T00:00:00Z"}, 422),
-        ("put", "/v1/users/dana/context", {"name": "vacation", "until": "2030-01-01T00:00:00"}, 422),
+        (
+            "put",
+            "/v1/users/dana/context",
+            {"name": "vacation", "until": "2020-01-01T00:00:00Z"},
+            422,
+        ),
+        (
+            "put",
+            "/v1/users/dana/context",
+            {"name": "vacation", "until": "2030-01-01T00:00:00"},
+            422,
+        ),
         ("put", "/v1/users/dana/prefs", {"preferences": {"Bad Key": 1}}, 422),
         ("put", "/v1/users/dana/prefs", {"preferences": {f"k{i}": i for i in range(101)}}, 422),
         ("post", "/v1/users/dana/signals", {"signals": []}, 422),
@@ -125,7 +156,9 @@ def test_bad_requests_get_a_clear_4xx(
 
 def test_malformed_json_is_a_422_not_a_500(client: TestClient) -> None:
     r = client.post(
-        "/v1/users/dana/signals", content=b'{"signals": [', headers={"content-type": "application/json"}
+        "/v1/users/dana/signals",
+        content=b'{"signals": [',
+        headers={"content-type": "application/json"},
     )
     assert_error(r, 422)
 
@@ -135,7 +168,9 @@ def test_feedback_rules(client: TestClient, nudge: Nudge, clock: FixedClock) -> 
     url = f"/v1/tips/{tip['tip_id']}/feedback"
     assert_error(client.post(url, json={"reaction": "snooze"}), 422, mentions="snooze_until")
     past = (clock() - timedelta(minutes=1)).isoformat()
-    assert_error(client.post(url, json={"reaction": "snooze", "snooze_until": past}), 422, mentions="future")
+    assert_error(
+        client.post(url, json={"reaction": "snooze", "snooze_until": past}), 422, mentions="future"
+    )
     future = (clock() + timedelta(hours=1)).isoformat()
     assert_error(client.post(url, json={"reaction": "done", "snooze_until": future}), 422)
     assert_error(client.post(url, json={"reaction": "love"}), 422, mentions="reaction")
@@ -168,5 +203,13 @@ def test_health_ready_and_registry(client: TestClient) -> None:
     assert ready.json()["checks"]["database"]["ok"] is True
     agents = client.get("/v1/agents").json()
     ids = {a["id"] for a in agents["agents"]}
-    assert {"tasks", "calendar", "habits", "focus", "feedback_history", "sleep", "reading_list"} <= ids
+    assert {
+        "tasks",
+        "calendar",
+        "habits",
+        "focus",
+        "feedback_history",
+        "sleep",
+        "reading_list",
+    } <= ids
     assert agents["rejected"] == []

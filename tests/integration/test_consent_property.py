@@ -1,4 +1,4 @@
-"""For any profile, no snippet of an agent lacking a consent reaches the prompt or the provenance."""
+"""For any profile, no snippet of an agent lacking a consent reaches a prompt or provenance."""
 
 from __future__ import annotations
 
@@ -37,22 +37,40 @@ def test_no_snippet_without_consent(settings_for: MakeSettings, clock: FixedCloc
         user = f"u{next(counter)}"
         nudge.profiles.upsert_user(user, timezone="Europe/Paris")
         for key in KEYS:
-            nudge.profiles.set_consent(user, key, key in granted, agents_requiring=registry.agents_requiring)
+            nudge.profiles.set_consent(
+                user, key, key in granted, agents_requiring=registry.agents_requiring
+            )
         if context:
             nudge.profiles.set_context(user, context, None)
-        nudge.signals.ingest(user, [SignalIn.model_validate(s) for s in demo_signals("alice", clock())])
+        nudge.signals.ingest(
+            user, [SignalIn.model_validate(s) for s in demo_signals("alice", clock())]
+        )
         nudge.sweeper.sweep_all()
         for key in revoked_later:
             nudge.profiles.set_consent(user, key, False, agents_requiring=registry.agents_requiring)
         allowed = granted - revoked_later
-        forbidden = {a.id for a in registry.agents.values() if not set(a.manifest.consents) <= allowed}
+        forbidden = {
+            a.id for a in registry.agents.values() if not set(a.manifest.consents) <= allowed
+        }
 
         with nudge.engine.connect() as conn:
-            stored = set(conn.execute(select(agent_outputs.c.agent_id).where(agent_outputs.c.user_id == user)).scalars())
+            stored = set(
+                conn.execute(
+                    select(agent_outputs.c.agent_id).where(agent_outputs.c.user_id == user)
+                ).scalars()
+            )
         assert not stored & forbidden, "outputs of unconsented agents must not exist"
 
         before = len(llm.requests)
-        llm.push(json.dumps({"tip": "Do the most urgent thing now.", "agents": ["feedback_history"], "rationale": "r"}))
+        llm.push(
+            json.dumps(
+                {
+                    "tip": "Do the most urgent thing now.",
+                    "agents": ["feedback_history"],
+                    "rationale": "r",
+                }
+            )
+        )
         tip = client.get(f"/v1/users/{user}/tip", params={"refresh": "true"}).json()
         prov = client.get(f"/v1/tips/{tip['tip_id']}/explain").json()["provenance"]
         if len(llm.requests) > before:

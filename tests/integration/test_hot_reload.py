@@ -1,4 +1,4 @@
-"""Manifests change under a running app: new agents are served, broken ones reported, others unharmed."""
+"""Manifests change under a running app: new agents served, broken ones reported."""
 
 from __future__ import annotations
 
@@ -44,11 +44,17 @@ def eventually(check: Callable[[], bool], seconds: float = 5.0) -> None:
 
 
 @pytest.fixture
-def live(settings_for: MakeSettings, clock: FixedClock, tmp_path: Path) -> Iterator[tuple[Nudge, TestClient, FakeLLM, Path]]:
+def live(
+    settings_for: MakeSettings, clock: FixedClock, tmp_path: Path
+) -> Iterator[tuple[Nudge, TestClient, FakeLLM, Path]]:
     manifests = tmp_path / "manifests"
     shutil.copytree(REPO_ROOT / "manifests", manifests)
     llm = FakeLLM()
-    nudge = bootstrap(settings_for(manifests_dir=manifests, watch_manifests=True, scheduler=True), clock=clock, llm=llm)
+    nudge = bootstrap(
+        settings_for(manifests_dir=manifests, watch_manifests=True, scheduler=True),
+        clock=clock,
+        llm=llm,
+    )
     seed_demo(nudge, clock())
     with TestClient(build_app(nudge)) as client:  # the lifespan starts watcher and scheduler
         yield nudge, client, llm, manifests
@@ -58,13 +64,28 @@ def agent_ids(client: TestClient) -> set[str]:
     return {a["id"] for a in client.get("/v1/agents").json()["agents"]}
 
 
-def test_added_manifest_is_served_without_restart(live: tuple[Nudge, TestClient, FakeLLM, Path]) -> None:
-    nudge, client, llm, manifests = live
+def test_added_manifest_is_served_without_restart(
+    live: tuple[Nudge, TestClient, FakeLLM, Path],
+) -> None:
+    _, client, llm, manifests = live
     (manifests / "greeting.yaml").write_text(GREETING)
     eventually(lambda: "greeting" in agent_ids(client))
     # A new agent is swept at once by the scheduler.
-    eventually(lambda: any(a["id"] == "greeting" and a["outputs"] > 0 for a in client.get("/v1/agents").json()["agents"]))
-    llm.push(json.dumps({"tip": "Send the Q3 invoice, the greeting agent says.", "agents": ["greeting"], "rationale": "new"}))
+    eventually(
+        lambda: any(
+            a["id"] == "greeting" and a["outputs"] > 0
+            for a in client.get("/v1/agents").json()["agents"]
+        )
+    )
+    llm.push(
+        json.dumps(
+            {
+                "tip": "Send the Q3 invoice, the greeting agent says.",
+                "agents": ["greeting"],
+                "rationale": "new",
+            }
+        )
+    )
     tip = client.get("/v1/users/alice/tip", params={"refresh": "true"}).json()
     assert tip["agents"] == ["greeting"] and tip["fallback"] is False
     assert '<snippet agent="greeting">' in "\n".join(m.content for m in llm.requests[-1].messages)
@@ -73,20 +94,30 @@ def test_added_manifest_is_served_without_restart(live: tuple[Nudge, TestClient,
     eventually(lambda: "greeting" not in agent_ids(client))
 
 
-def test_broken_manifest_is_reported_and_the_others_keep_working(live: tuple[Nudge, TestClient, FakeLLM, Path]) -> None:
-    nudge, client, llm, manifests = live
+def test_broken_manifest_is_reported_and_the_others_keep_working(
+    live: tuple[Nudge, TestClient, FakeLLM, Path],
+) -> None:
+    _, client, llm, manifests = live
     before = agent_ids(client)
-    (manifests / "broken.yaml").write_text(GREETING.replace("id: greeting", "id: broken").replace("every: 15m", "every: 15 mins"))
+    (manifests / "broken.yaml").write_text(
+        GREETING.replace("id: greeting", "id: broken").replace("every: 15m", "every: 15 mins")
+    )
     eventually(lambda: bool(client.get("/v1/agents").json()["rejected"]))
     rejected = client.get("/v1/agents").json()["rejected"]
     assert rejected[0]["file"].endswith("broken.yaml")
     assert rejected[0]["field"] == "schedule.every" and rejected[0]["line"] == 8
     assert agent_ids(client) == before
-    llm.push(json.dumps({"tip": "Send the Q3 invoice before noon.", "agents": ["tasks"], "rationale": "due"}))
+    llm.push(
+        json.dumps(
+            {"tip": "Send the Q3 invoice before noon.", "agents": ["tasks"], "rationale": "due"}
+        )
+    )
     assert client.get("/v1/users/alice/tip").json()["fallback"] is False
 
 
-def test_version_bump_makes_older_outputs_ineligible(settings_for: MakeSettings, clock: FixedClock, tmp_path: Path) -> None:
+def test_version_bump_makes_older_outputs_ineligible(
+    settings_for: MakeSettings, clock: FixedClock, tmp_path: Path
+) -> None:
     manifests = tmp_path / "manifests"
     shutil.copytree(REPO_ROOT / "manifests", manifests)
     llm = FakeLLM()
@@ -97,7 +128,15 @@ def test_version_bump_makes_older_outputs_ineligible(settings_for: MakeSettings,
     path.write_text(path.read_text().replace("version: 1", "version: 2"))
     nudge.registry.reload()
     with TestClient(build_app(nudge, start=False)) as client:
-        llm.push(json.dumps({"tip": "Prepare for the design review at 12:00.", "agents": ["calendar"], "rationale": "soon"}))
+        llm.push(
+            json.dumps(
+                {
+                    "tip": "Prepare for the design review at 12:00.",
+                    "agents": ["calendar"],
+                    "rationale": "soon",
+                }
+            )
+        )
         tip = client.get("/v1/users/alice/tip").json()
         prov = client.get(f"/v1/tips/{tip['tip_id']}/explain").json()["provenance"]
     tasks = next(e for e in prov["excluded"] if e["agent_id"] == "tasks")

@@ -20,7 +20,9 @@ def readme_manifest() -> str:
     return block.group(1)
 
 
-def test_readme_example_agent_works(settings_for: MakeSettings, clock: FixedClock, tmp_path: Path) -> None:
+def test_readme_example_agent_works(
+    settings_for: MakeSettings, clock: FixedClock, tmp_path: Path
+) -> None:
     manifests = tmp_path / "manifests"
     manifests.mkdir()
     (manifests / "water.yaml").write_text(readme_manifest())
@@ -36,7 +38,9 @@ def test_readme_example_agent_works(settings_for: MakeSettings, clock: FixedCloc
     nudge.signals.ingest(
         "alice",
         [
-            SignalIn(kind="water_log", external_id=f"w{i}", payload={"date": today}, occurred_at=clock())
+            SignalIn(
+                kind="water_log", external_id=f"w{i}", payload={"date": today}, occurred_at=clock()
+            )
             for i in range(2)
         ],
     )

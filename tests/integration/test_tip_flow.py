@@ -100,10 +100,12 @@ def test_bob_lacks_calendar_consent_and_is_on_vacation(env: Env) -> None:
     for agent_id in silenced - {"calendar", "focus"}:
         assert excluded[agent_id]["reason"] == "silenced_by_context", agent_id
     prompt = env.prompt_of()
-    assert "<snippet agent=\"calendar\">" not in prompt and "<snippet agent=\"focus\">" not in prompt
+    assert '<snippet agent="calendar">' not in prompt and '<snippet agent="focus">' not in prompt
     with env.nudge.engine.connect() as conn:
         stored = conn.execute(
-            select(func.count()).where(agent_outputs.c.user_id == "bob", agent_outputs.c.agent_id == "calendar")
+            select(func.count()).where(
+                agent_outputs.c.user_id == "bob", agent_outputs.c.agent_id == "calendar"
+            )
         ).scalar_one()
     assert stored == 0, "no calendar output may even be computed without consent"
 
@@ -138,13 +140,20 @@ def test_citations_are_kept_only_where_the_tip_is_grounded(env: Env) -> None:
 
 
 def test_ungrounded_or_looping_tips_fall_back(env: Env) -> None:
-    env.answer("Sprint planning week", ["sleep"])
+    env.answer("Call your mother about the holidays.", ["sleep"])
     body = env.client.get("/v1/users/alice/tip").json()
     prov = env.client.get(f"/v1/tips/{body['tip_id']}/explain").json()["provenance"]
     assert body["fallback"] is True and prov["fallback_reason"] == "invalid_answer"
     assert "no content word" in prov["llm_error"]
-    env.answer("Send the invoice, send the invoice, send the invoice, send the invoice.", ["tasks"])
+    env.answer("Sprint planning week", ["calendar"])
     body = env.client.get("/v1/users/alice/tip").json()
+    prov = env.client.get(f"/v1/tips/{body['tip_id']}/explain").json()["provenance"]
+    assert body["fallback"] is True and "fewer than 4 words" in prov["llm_error"]
+    env.answer("Tip 1: Send the Q3 invoice", ["tasks"])
+    body = env.client.get("/v1/users/alice/tip").json()
+    assert body["fallback"] is False and body["text"] == "Send the Q3 invoice"
+    env.answer("Send the invoice, send the invoice, send the invoice, send the invoice.", ["tasks"])
+    body = env.client.get("/v1/users/alice/tip", params={"refresh": "true"}).json()
     assert body["fallback"] is True
 
 
@@ -152,9 +161,13 @@ def test_snooze_keeps_cited_agents_out_until_it_ends(env: Env) -> None:
     env.answer("Send the Q3 invoice before the stand-up.", ["tasks"])
     tip = env.client.get("/v1/users/alice/tip").json()
     until = (env.clock() + timedelta(hours=2)).isoformat()
-    fb = env.client.post(f"/v1/tips/{tip['tip_id']}/feedback", json={"reaction": "snooze", "snooze_until": until})
+    fb = env.client.post(
+        f"/v1/tips/{tip['tip_id']}/feedback", json={"reaction": "snooze", "snooze_until": until}
+    )
     assert fb.status_code == 200 and fb.json()["new"] is True
-    again = env.client.post(f"/v1/tips/{tip['tip_id']}/feedback", json={"reaction": "snooze", "snooze_until": until})
+    again = env.client.post(
+        f"/v1/tips/{tip['tip_id']}/feedback", json={"reaction": "snooze", "snooze_until": until}
+    )
     assert again.json()["new"] is False
 
     env.answer("Take the free slot for deep work.", ["calendar"])
@@ -187,11 +200,16 @@ def test_dismiss_hides_the_snippet_until_it_changes(env: Env) -> None:
     [
         (LLMError("unreachable", "connection refused"), "llm_unreachable"),
         (LLMError("timeout", "no answer"), "llm_timeout"),
-        ('{"tip": "Do the thing now please.", "agents": ["made_up"], "rationale": "x"}', "invalid_answer"),
+        (
+            '{"tip": "Do the thing now please.", "agents": ["made_up"], "rationale": "x"}',
+            "invalid_answer",
+        ),
         ("not json at all", "invalid_answer"),
     ],
 )
-def test_llm_failure_gives_a_fallback_tip_and_is_not_cached(env: Env, failure: object, reason: str) -> None:
+def test_llm_failure_gives_a_fallback_tip_and_is_not_cached(
+    env: Env, failure: object, reason: str
+) -> None:
     env.llm.push(failure)  # type: ignore[arg-type]
     response = env.client.get("/v1/users/alice/tip")
     assert response.status_code == 200
@@ -215,9 +233,14 @@ def test_user_with_nothing_eligible_gets_a_fallback_that_says_so(env: Env) -> No
 def test_revoking_a_consent_deletes_outputs_in_the_same_transaction(env: Env) -> None:
     def count() -> int:
         with env.nudge.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).where(
-                agent_outputs.c.user_id == "alice", agent_outputs.c.agent_id.in_(["calendar", "focus"])
-            )).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.count()).where(
+                        agent_outputs.c.user_id == "alice",
+                        agent_outputs.c.agent_id.in_(["calendar", "focus"]),
+                    )
+                ).scalar_one()
+            )
 
     assert count() > 0
     r = env.client.put("/v1/users/alice/consents/calendar.read", json={"granted": False})

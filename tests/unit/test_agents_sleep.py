@@ -148,3 +148,13 @@ def test_text_is_stable_between_sweeps() -> None:
 )
 def test_malformed_logs_are_skipped(payload: dict[str, Any]) -> None:
     assert run([SHORT, payload]) == run([SHORT])
+
+
+def test_bedtime_follows_the_usual_wake_up_not_one_odd_night() -> None:
+    odd = night("2026-05-11T19:20:00", "2026-05-12T01:00:00")  # woke at 01:00 last night
+    usual = [
+        night(f"2026-05-{d - 1:02d}T23:00:00", f"2026-05-{d:02d}T07:00:00") for d in (9, 10, 11)
+    ]
+    snippet = run([odd, *usual], prefs={"sleep_target_hours": 8})
+    assert snippet is not None and snippet.suggestion is not None
+    assert snippet.suggestion.endswith("aim to be in bed by 23:00 tonight.")

@@ -44,6 +44,9 @@ def _settings(**overrides: object) -> Settings:
 
 def _logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One line per LLM health probe or scheduler tick drowns what matters.
+    for noisy in ("httpx", "apscheduler.executors.default"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @app.command()

@@ -19,6 +19,8 @@ from nudge.storage.tables import signals, users
 from nudge.storage.upsert import upsert
 
 SIGNALS_PER_USER_READ = 1000
+# Kinds Nudge writes itself: a gateway may not forge them.
+RESERVED_KINDS = frozenset({"tip_feedback"})
 
 
 def _aware(value: datetime) -> datetime:
@@ -42,6 +44,14 @@ class SignalIn(BaseModel):
 class SignalBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     signals: list[SignalIn] = Field(min_length=1)
+
+    def reserved(self) -> list[dict[str, Any]]:
+        """Items a caller may not send: kinds Nudge records itself."""
+        return [
+            {"index": i, "field": "kind", "reason": f"kind {s.kind!r} is reserved for Nudge"}
+            for i, s in enumerate(self.signals)
+            if s.kind in RESERVED_KINDS
+        ]
 
 
 class SignalStore:

@@ -8,7 +8,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from ml.serving.answer import Answer, InvalidAnswer, answer_schema, parse_answer
 from ml.serving.fallback import FallbackSource, fallback_tip
 from ml.serving.llm import LLMClient, LLMError, LLMRequest, LLMResponse
 from ml.serving.prompt import AssembledPrompt, PromptSnippet, PromptTemplate, assemble
+from ml.serving.provenance import Generation, provenance_record
 from ml.serving.tip_store import (
     StoredOutput,
     StoredTip,
@@ -109,49 +110,48 @@ class Orchestrator:
             count = await anyio.to_thread.run_sync(self._tips.mark_served_again, last.tip_id, now)
             return ServedTip(replace(last, serve_count=count, last_served_at=now), cached=True)
         assembly_ms = (time.perf_counter() - started) * 1000
+        generation = await self._write(plan, registry, template)
+        tip, row = self._record(
+            plan,
+            registry,
+            template,
+            generation,
+            now,
+            assembly_ms=assembly_ms,
+            total_ms=(time.perf_counter() - started) * 1000,
+        )
+        await anyio.to_thread.run_sync(self._tips.save, tip, row)
+        return ServedTip(tip, cached=False)
+
+    async def _write(self, plan: _Plan, registry: Registry, template: PromptTemplate) -> Generation:
+        """Ask the LLM and validate its answer; fall back deterministically when either fails."""
         ranked = [
             FallbackSource(
                 o.agent_id, registry.agents[o.agent_id].manifest.name, o.snippet, o.suggestion
             )
             for o in plan.eligible
         ]
-        eligible_ids = [o.agent_id for o in plan.eligible]
-        response: LLMResponse | None = None
-        llm_error: str | None = None
-        llm_started = time.perf_counter()
         if not plan.eligible:
-            reason: str | None = "no_eligible_agents"
-        else:
-            response, reason, llm_error = await self._generate(plan.prompt, eligible_ids, template)
-        llm_ms = (time.perf_counter() - llm_started) * 1000 if plan.eligible else 0.0
-        answer: Answer | None = None
-        if response is not None and reason is None:
+            fb = fallback_tip(ranked, "no_eligible_agents")
+            return Generation(
+                Answer(fb.text, fb.agents, fb.rationale), "no_eligible_agents", None, None, 0.0
+            )
+        started = time.perf_counter()
+        eligible_ids = [o.agent_id for o in plan.eligible]
+        response, reason, error = await self._generate(plan.prompt, eligible_ids)
+        llm_ms = (time.perf_counter() - started) * 1000
+        if response is not None:
             try:
                 answer = parse_answer(
                     response.content,
                     {o.agent_id: o.snippet for o in plan.eligible},
                     forbidden=[template.system[:60]],
                 )
+                return Generation(answer, None, None, response, llm_ms)
             except InvalidAnswer as exc:
-                reason, llm_error = "invalid_answer", str(exc)
-        if answer is None:
-            fb = fallback_tip(ranked, reason or "no answer")
-            answer = Answer(fb.text, fb.agents, fb.rationale)
-        tip, row = self._record(
-            plan,
-            registry,
-            template,
-            answer,
-            reason,
-            llm_error,
-            response,
-            now,
-            assembly_ms=assembly_ms,
-            llm_ms=llm_ms,
-            total_ms=(time.perf_counter() - started) * 1000,
-        )
-        await anyio.to_thread.run_sync(self._tips.save, tip, row)
-        return ServedTip(tip, cached=False)
+                reason, error = "invalid_answer", str(exc)
+        fb = fallback_tip(ranked, reason or "no answer")
+        return Generation(Answer(fb.text, fb.agents, fb.rationale), reason, error, response, llm_ms)
 
     def _plan(
         self, user_id: str, registry: Registry, template: PromptTemplate, now: datetime
@@ -189,7 +189,7 @@ class Orchestrator:
         return _Plan(profile, decisions, eligible, prompt, fingerprint, last, feedback_since)
 
     async def _generate(
-        self, prompt: AssembledPrompt, eligible_ids: list[str], template: PromptTemplate
+        self, prompt: AssembledPrompt, eligible_ids: list[str]
     ) -> tuple[LLMResponse | None, str | None, str | None]:
         cfg = self._config
         request = LLMRequest(
@@ -227,75 +227,34 @@ class Orchestrator:
         plan: _Plan,
         registry: Registry,
         template: PromptTemplate,
-        answer: Answer,
-        reason: str | None,
-        llm_error: str | None,
-        response: LLMResponse | None,
+        generation: Generation,
         now: datetime,
         *,
         assembly_ms: float,
-        llm_ms: float,
         total_ms: float,
     ) -> tuple[StoredTip, dict[str, Any]]:
-        """Build the tip and its provenance record."""
-        by_id = {o.agent_id: o for o in plan.eligible}
-        admitted = {d.agent_id: list(d.consents) for d in plan.decisions}
-        cited = [
-            {
-                "agent_id": a,
-                "agent_version": by_id[a].agent_version,
-                "computed_at": by_id[a].computed_at.isoformat(),
-                "expires_at": by_id[a].expires_at.isoformat(),
-                "consents": admitted.get(a, []),
-                "snippet_hash": by_id[a].snippet_hash,
-                "snippet": by_id[a].snippet,
-            }
-            for a in answer.agents
-        ]
-        cited_by_model = list(answer.cited_by_model or answer.agents)
-        provenance: dict[str, Any] = {
-            "cited": cited,
-            "eligible": [
-                {
-                    "agent_id": o.agent_id,
-                    "agent_version": o.agent_version,
-                    "snippet_hash": o.snippet_hash,
-                }
-                for o in plan.eligible
-            ],
-            "cited_by_model": cited_by_model,
-            "excluded": [
-                {"agent_id": d.agent_id, "reason": str(d.reason), "detail": d.detail}
-                for d in plan.decisions
-                if not d.eligible
-            ],
-            "context": plan.profile.context_at(now),
-            "prompt": {"name": template.name, "version": template.version},
-            "model": {
-                "alias": self._config.alias,
-                "resolved": response.resolved_model if response else self._resolved_model(),
-            },
-            "latency_ms": {
-                "assembly": round(assembly_ms, 2),
-                "llm": round(llm_ms, 2),
-                "total": round(total_ms, 2),
-            },
-            "tokens": {
-                "prompt": response.prompt_tokens if response else 0,
-                "completion": response.completion_tokens if response else 0,
-            },
-            "llm_attempts": response.attempts if response else 0,
-            "fallback": reason is not None,
-            "fallback_reason": reason,
-            "llm_error": llm_error,
-            "registry_fingerprint": registry.fingerprint,
-        }
+        """Build the tip and the row that stores it with its provenance."""
+        response, reason = generation.response, generation.fallback_reason
+        resolved = response.resolved_model if response else self._resolved_model()
+        provenance = provenance_record(
+            generation=generation,
+            eligible=plan.eligible,
+            decisions=plan.decisions,
+            context=plan.profile.context_at(now),
+            prompt_name=template.name,
+            prompt_version=template.version,
+            alias=self._config.alias,
+            resolved_model=resolved,
+            registry_fingerprint=registry.fingerprint,
+            assembly_ms=assembly_ms,
+            total_ms=total_ms,
+        )
         tip = StoredTip(
             tip_id=str(uuid.uuid4()),
             user_id=plan.profile.user_id,
-            text=answer.tip,
-            rationale=answer.rationale,
-            agents=list(answer.agents),
+            text=generation.answer.tip,
+            rationale=generation.answer.rationale,
+            agents=list(generation.answer.agents),
             fallback=reason is not None,
             fallback_reason=reason,
             fingerprint=plan.fingerprint,
@@ -304,26 +263,14 @@ class Orchestrator:
             last_served_at=now,
             provenance=provenance,
         )
-        row = {
-            "tip_id": tip.tip_id,
-            "user_id": tip.user_id,
-            "text": tip.text,
-            "rationale": tip.rationale,
-            "agents": tip.agents,
-            "fallback": tip.fallback,
-            "fallback_reason": reason,
-            "fingerprint": tip.fingerprint,
+        row = asdict(tip) | {
             "prompt_name": template.name,
             "prompt_version": template.version,
             "model_alias": self._config.alias,
-            "resolved_model": provenance["model"]["resolved"],
+            "resolved_model": resolved,
             "assembly_ms": assembly_ms,
-            "llm_ms": llm_ms,
-            "prompt_tokens": provenance["tokens"]["prompt"],
-            "completion_tokens": provenance["tokens"]["completion"],
-            "created_at": now,
-            "serve_count": 1,
-            "last_served_at": now,
-            "provenance": provenance,
+            "llm_ms": generation.llm_ms,
+            "prompt_tokens": response.prompt_tokens if response else 0,
+            "completion_tokens": response.completion_tokens if response else 0,
         }
         return tip, row

@@ -144,6 +144,7 @@ def test_oversized_body_is_refused_with_413(client: TestClient) -> None:
         ("put", "/v1/users/dana/prefs", {"preferences": {f"k{i}": i for i in range(101)}}, 422),
         ("post", "/v1/users/dana/signals", {"signals": []}, 422),
         ("post", "/v1/users/dana/signals", {"signals": "nope"}, 422),
+        ("post", "/v1/users/dana/signals", {"signals": [signal(1, kind="tip_feedback")]}, 422),
         ("get", "/v1/nowhere", None, 404),
     ],
 )

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends
 from nudge_profile.api import UserIdPath
 
 from ml.serving.schemas import SignalsAccepted
+from nudge.errors import Invalid
 from nudge.signals import SignalBatch, SignalStore
 
 
@@ -21,6 +22,9 @@ def make_router(
     @router.post("/users/{user_id}/signals", response_model=SignalsAccepted)
     async def post_signals(user_id: UserIdPath, body: SignalBatch) -> SignalsAccepted:
         """Upsert signals by (kind, external_id); a bad item rejects the batch, naming its index."""
+        reserved = body.reserved()
+        if reserved:
+            raise Invalid("signals of reserved kinds; nothing was stored", details=reserved)
         stored = await anyio.to_thread.run_sync(signals.ingest, user_id, body.signals)
         on_ingest()
         return SignalsAccepted(user_id=user_id, stored=stored)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, delete, select
 
 from ml.agents.base import Signal
 from nudge.clock import Clock
@@ -97,6 +97,23 @@ class SignalStore:
                 now,
             )
         return len(rows)
+
+    def delete(self, user_id: str, kind: str, external_id: str) -> bool:
+        """Forget one signal (e.g. a deleted task); return False when there was none."""
+        with self._engine.begin() as conn:
+            if (
+                conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first()
+                is None
+            ):
+                raise NotFound("user", user_id)
+            removed = conn.execute(
+                delete(signals).where(
+                    signals.c.user_id == user_id,
+                    signals.c.kind == kind,
+                    signals.c.external_id == external_id,
+                )
+            ).rowcount
+        return bool(removed)
 
     def _check(self, batch: Sequence[SignalIn]) -> None:
         if len(batch) > self._max_batch:

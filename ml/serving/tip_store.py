@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from nudge_profile.model import Profile
-from nudge_profile.store import load_profile
 from sqlalchemy import Connection, Engine, and_, exists, insert, or_, select, update
 
 from ml.registry.eligibility import OutputRef, Suppression
@@ -16,6 +14,8 @@ from nudge.errors import NotFound
 from nudge.events import outbox as events
 from nudge.storage.tables import agent_outputs, signals, suppressions, tip_feedback, tips
 from nudge.storage.upsert import upsert
+from nudge_profile.model import Profile
+from nudge_profile.store import load_profile
 
 Reaction = Literal["done", "snooze", "dismiss"]
 
@@ -179,6 +179,18 @@ class TipStore:
         if row is None:
             raise NotFound("tip", tip_id)
         return StoredTip(**row._mapping)
+
+    def recent(self, user_id: str, limit: int) -> list[StoredTip]:
+        """The user's latest tips, newest first."""
+        with self.engine.connect() as conn:
+            read_profile(conn, user_id)
+            rows = conn.execute(
+                select(*_TIP_COLUMNS)
+                .where(tips.c.user_id == user_id)
+                .order_by(tips.c.created_at.desc())
+                .limit(limit)
+            )
+            return [StoredTip(**r._mapping) for r in rows]
 
     def feedback_of(self, tip_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

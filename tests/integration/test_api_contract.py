@@ -214,3 +214,23 @@ def test_health_ready_and_registry(client: TestClient) -> None:
         "reading_list",
     } <= ids
     assert agents["rejected"] == []
+
+
+def test_signals_can_be_deleted_one_by_one(client: TestClient, nudge: Nudge) -> None:
+    client.post("/v1/users/dana/signals", json={"signals": [signal(1), signal(2)]})
+    assert client.delete("/v1/users/dana/signals/task/t1").status_code == 204
+    assert stored_signals(nudge) == 1
+    assert_error(client.delete("/v1/users/dana/signals/task/t1"), 404)
+    assert_error(client.delete("/v1/users/nobody/signals/task/t2"), 404)
+    assert_error(client.delete("/v1/users/dana/signals/tip_feedback/x"), 404)
+    assert_error(client.delete("/v1/users/dana/signals/Bad Kind/x"), 422)
+
+
+def test_recent_tips_newest_first(client: TestClient, clock: FixedClock) -> None:
+    first = client.get("/v1/users/dana/tip").json()
+    clock.advance(minutes=5)
+    second = client.get("/v1/users/dana/tip", params={"refresh": "true"}).json()
+    listed = client.get("/v1/users/dana/tips", params={"limit": 5}).json()
+    assert [t["tip_id"] for t in listed] == [second["tip_id"], first["tip_id"]]
+    assert_error(client.get("/v1/users/dana/tips", params={"limit": 0}), 422)
+    assert_error(client.get("/v1/users/nobody/tips"), 404)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends
-from nudge_profile.api import UserIdPath
+from fastapi import APIRouter, Depends, Path, Response
 
 from ml.serving.schemas import SignalsAccepted
-from nudge.errors import Invalid
-from nudge.signals import SignalBatch, SignalStore
+from nudge.errors import Invalid, NotFound
+from nudge.signals import RESERVED_KINDS, SignalBatch, SignalStore
+from nudge_profile.api import UserIdPath
 
 
 def make_router(
@@ -28,5 +28,20 @@ def make_router(
         stored = await anyio.to_thread.run_sync(signals.ingest, user_id, body.signals)
         on_ingest()
         return SignalsAccepted(user_id=user_id, stored=stored)
+
+    @router.delete(
+        "/users/{user_id}/signals/{kind}/{external_id}",
+        status_code=204,
+        responses={404: {"description": "unknown user or signal"}},
+    )
+    def delete_signal(
+        user_id: UserIdPath,
+        kind: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")],
+        external_id: Annotated[str, Path(min_length=1, max_length=200)],
+    ) -> Response:
+        """Forget one signal; agents stop seeing it at their next sweep."""
+        if kind in RESERVED_KINDS or not signals.delete(user_id, kind, external_id):
+            raise NotFound("signal", f"{kind}/{external_id}")
+        return Response(status_code=204)
 
     return router

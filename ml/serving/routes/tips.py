@@ -6,13 +6,13 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from nudge_profile.api import UserIdPath
 
 from ml.serving.orchestrator import Orchestrator, ServedTip
 from ml.serving.schemas import ExplainOut, FeedbackIn, FeedbackOut, TipOut
 from ml.serving.tip_store import TipStore
 from nudge.clock import Clock
 from nudge.errors import Invalid
+from nudge_profile.api import UserIdPath
 
 TipIdPath = Annotated[
     str,
@@ -50,6 +50,14 @@ def make_router(
     ) -> TipOut:
         """One tip for the user, with the agents it is based on."""
         return tip_out(await orchestrator.tip_for(user_id, refresh=refresh))
+
+    @router.get("/users/{user_id}/tips", response_model=list[TipOut])
+    def list_tips(
+        user_id: UserIdPath,
+        limit: Annotated[int, Query(ge=1, le=100, description="how many, newest first")] = 20,
+    ) -> list[TipOut]:
+        """The user's recent tips, newest first (served from cache or not)."""
+        return [tip_out(ServedTip(t, cached=False)) for t in tips.recent(user_id, limit)]
 
     @router.get("/tips/{tip_id}/explain", response_model=ExplainOut)
     def explain(tip_id: TipIdPath) -> ExplainOut:

@@ -10,7 +10,6 @@ from typing import Any
 
 import anyio
 from fastapi import FastAPI
-from nudge_profile.store import ProfileStore
 from sqlalchemy import Engine
 
 from ml.precompute.scheduler import PrecomputeScheduler
@@ -27,6 +26,7 @@ from nudge.events.bus import InProcessBus, OutboxRelay
 from nudge.settings import Settings
 from nudge.signals import SignalStore
 from nudge.storage.engine import make_engine, migrate, ping
+from nudge_profile.store import ProfileStore
 
 log = logging.getLogger(__name__)
 

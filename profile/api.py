@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response, status
+
 from nudge_profile.model import Profile
 from nudge_profile.store import AgentsRequiring, ProfileStore
 from nudge_profile.validation import (

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from nudge_profile.model import ActiveContext, Consent, Profile
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from nudge.clock import Clock
@@ -21,6 +20,7 @@ from nudge.storage.tables import (
     preferences,
     users,
 )
+from nudge_profile.model import ActiveContext, Consent, Profile
 
 AgentsRequiring = Callable[[str], Sequence[str]]
 

@@ -7,8 +7,6 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
-from nudge_profile import api as profile_api
-from nudge_profile.store import ProfileStore
 from sqlalchemy import Engine
 
 from ml.registry.registry import Registry
@@ -20,6 +18,8 @@ from ml.serving.routes.health import ReadinessCheck
 from ml.serving.tip_store import TipStore
 from nudge.clock import Clock
 from nudge.signals import SignalStore
+from nudge_profile import api as profile_api
+from nudge_profile.store import ProfileStore
 
 API_VERSION = "0.1.0"
 

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 import anyio
-from nudge_profile.model import Profile
 
 from ml.registry.eligibility import Decision, candidates, decide
 from ml.registry.registry import Registry
@@ -32,6 +31,7 @@ from ml.serving.tip_store import (
     read_suppressions,
 )
 from nudge.clock import Clock
+from nudge_profile.model import Profile
 
 # A tip that fell back because the LLM failed is not reused: the next request retries.
 _RETRYABLE = frozenset({"llm_timeout", "llm_unreachable", "llm_error", "invalid_answer"})

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from alembic.script import ScriptDirectory
-from nudge_profile.store import ProfileStore
 from sqlalchemy import Engine, func, insert, inspect, select, text
 from typer.testing import CliRunner, Result
 
 from nudge.cli import OPENAPI_PATH, app
 from nudge.storage.engine import alembic_config, make_engine
 from nudge.storage.tables import agent_outputs, metadata, outbox, sweep_runs, users
+from nudge_profile.store import ProfileStore
 from tests.conftest import Database, FixedClock, postgres_url
 from tests.integration import sweep_agents
 from tests.integration.sweep_agents import write_manifest

@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ml.agents.base import AgentInput, Signal, Snippet, UserView
+from ml.agents.base import Snippet
 from ml.agents.calendar import CalendarAgent
+from tests.unit.agent_runs import run_agent
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 5, 12, 8, 5, tzinfo=UTC)  # Tue 12 May, 10:05 in Paris
@@ -22,13 +23,10 @@ def run(
     params: Mapping[str, Any] | None = None,
     prefs: Mapping[str, Any] | None = None,
 ) -> Snippet | None:
-    signals = [
-        Signal("calendar_event", f"e{i}", payload, datetime(2026, 5, 1, tzinfo=UTC))
-        for i, payload in enumerate(payloads)
-    ]
     params = {"horizon_hours": 12, "min_free_minutes": 30} if params is None else params
-    user = UserView("u1", tz, prefs or {})
-    return CalendarAgent().compute(AgentInput(user, now, signals, params))
+    return run_agent(
+        CalendarAgent(), "calendar_event", payloads, now=now, tz=tz, params=params, prefs=prefs
+    )
 
 
 def event(title: str, start: str, end: str) -> dict[str, Any]:

@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ml.agents.base import AgentInput, Signal, Snippet, UserView
+from ml.agents.base import Snippet
 from ml.agents.focus import FocusAgent
+from tests.unit.agent_runs import run_agent
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 5, 12, 7, 5, tzinfo=UTC)  # Tue 12 May, 09:05 in Paris
@@ -20,13 +21,10 @@ def run(
     params: Mapping[str, Any] | None = None,
     prefs: Mapping[str, Any] | None = None,
 ) -> Snippet | None:
-    signals = [
-        Signal("calendar_event", f"e{i}", payload, datetime(2026, 5, 1, tzinfo=UTC))
-        for i, payload in enumerate(payloads)
-    ]
     params = {"focus_minutes": 90} if params is None else params
-    user = UserView("u1", tz, prefs or {})
-    return FocusAgent().compute(AgentInput(user, now, signals, params))
+    return run_agent(
+        FocusAgent(), "calendar_event", payloads, now=now, tz=tz, params=params, prefs=prefs
+    )
 
 
 def event(start: str, end: str, day: str = "2026-05-12") -> dict[str, Any]:

@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ml.agents.base import AgentInput, Signal, Snippet, UserView
+from ml.agents.base import Snippet
 from ml.agents.habits import HabitsAgent
+from tests.unit.agent_runs import run_agent
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 5, 12, 16, 0, tzinfo=UTC)  # Tue 12 May, 18:00 in Paris
@@ -22,12 +23,8 @@ def run(
     tz: ZoneInfo = PARIS,
     params: Mapping[str, Any] | None = None,
 ) -> Snippet | None:
-    signals = [
-        Signal("habit_checkin", f"c{i}", payload, datetime(2026, 5, 1, tzinfo=UTC))
-        for i, payload in enumerate(payloads)
-    ]
     params = {"min_streak": 3} if params is None else params
-    return HabitsAgent().compute(AgentInput(UserView("u1", tz), now, signals, params))
+    return run_agent(HabitsAgent(), "habit_checkin", payloads, now=now, tz=tz, params=params)
 
 
 def checkins(habit: str, *days_ago: int, today: date = TODAY) -> list[dict[str, Any]]:

@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ml.agents.base import AgentInput, Signal, Snippet, UserView
+from ml.agents.base import Snippet
 from ml.agents.sleep import SleepAgent
+from tests.unit.agent_runs import run_agent
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 5, 12, 7, 0, tzinfo=UTC)  # Tue 12 May, 09:00 in Paris
@@ -22,13 +23,10 @@ def run(
     params: Mapping[str, Any] | None = None,
     prefs: Mapping[str, Any] | None = None,
 ) -> Snippet | None:
-    signals = [
-        Signal("sleep_log", f"s{i}", payload, datetime(2026, 5, 1, tzinfo=UTC))
-        for i, payload in enumerate(payloads)
-    ]
     params = {"sleep_target_hours": 7.5} if params is None else params
-    user = UserView("u1", tz, prefs or {})
-    return SleepAgent().compute(AgentInput(user, now, signals, params))
+    return run_agent(
+        SleepAgent(), "sleep_log", payloads, now=now, tz=tz, params=params, prefs=prefs
+    )
 
 
 def night(start: str, end: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pytest
 
 from ml.agents.base import AgentInput, Signal, Snippet, UserView
 from ml.agents.tasks import TasksAgent
+from tests.unit.agent_runs import run_agent
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 5, 12, 8, 0, tzinfo=UTC)  # Tue 12 May, 10:00 in Paris
@@ -21,12 +22,8 @@ def run(
     tz: ZoneInfo = PARIS,
     params: Mapping[str, Any] | None = None,
 ) -> Snippet | None:
-    signals = [
-        Signal("task", f"t{i}", payload, datetime(2026, 5, 1, tzinfo=UTC))
-        for i, payload in enumerate(payloads)
-    ]
     params = {"horizon_days": 3} if params is None else params
-    return TasksAgent().compute(AgentInput(UserView("u1", tz), now, signals, params))
+    return run_agent(TasksAgent(), "task", payloads, now=now, tz=tz, params=params)
 
 
 def test_lists_overdue_then_today_then_soon_with_counts() -> None:

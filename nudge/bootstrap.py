@@ -75,6 +75,7 @@ class Nudge:
         if llm and self.embedded_llm is not None and not self.embedded_llm.running:
             self.embedded_llm.start()
             self._started.append("llm")
+        self.llm.prepare()
         if self.settings.watch_manifests:
             self.registry.start()
             self._started.append("registry")

@@ -63,9 +63,6 @@ def run(
     _logging()
     settings = _settings()
     nudge = bootstrap(settings)
-    if nudge.embedded_llm is not None:
-        with out.status("starting the embedded LLM…"):
-            nudge.embedded_llm.start()
     if demo:
         from nudge.seed import seed_demo
 

@@ -34,7 +34,9 @@ class EmbeddedLLMProcess:
     @classmethod
     def start(cls, timeout: float = START_TIMEOUT_S) -> EmbeddedLLMProcess:
         """Start a server on a free port and return once ``/health`` answers ok."""
-        log = Path(tempfile.mkstemp(prefix="embedded-llm-", suffix=".log")[1])
+        fd, name = tempfile.mkstemp(prefix="embedded-llm-", suffix=".log")
+        os.close(fd)
+        log = Path(name)
         with log.open("w") as stderr:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "nudge.embedded_llm", "--port", "0"],

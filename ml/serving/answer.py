@@ -15,9 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-TIP_MIN, TIP_MAX = 10, 200
-RATIONALE_MAX = 200
-MAX_CITED = 3
+# Bounds measured on the embedded 135M model: longer limits only buy rambling and
+# answers cut off by max_tokens.
+TIP_MIN, TIP_MAX = 10, 140
+RATIONALE_MAX = 100
+MAX_CITED = 2
 MIN_WORDS = 4
 _LABEL = re.compile(r"^(?:tip|answer)\s*\d*\s*[:.-]\s*", re.IGNORECASE)
 
@@ -72,6 +74,13 @@ def is_degenerate(text: str) -> bool:
     return bool(trigrams) and trigrams.most_common(1)[0][1] >= 3
 
 
+def _whole_words(text: str, limit: int) -> str:
+    """Drop a word the schema's maxLength cut in half."""
+    if len(text) < limit or " " not in text:
+        return text
+    return text.rsplit(" ", 1)[0].rstrip(",;:-")
+
+
 def parse_answer(
     content: str,
     snippets: Mapping[str, str],
@@ -98,7 +107,7 @@ def parse_answer(
         raise InvalidAnswer(f"cites more than {MAX_CITED} agents")
     if not isinstance(rationale, str) or len(rationale) > RATIONALE_MAX:
         raise InvalidAnswer(f"rationale must be a string of at most {RATIONALE_MAX} characters")
-    tip = _LABEL.sub("", " ".join(tip.split()))  # "Tip 1: Send…" → "Send…"
+    tip = _whole_words(_LABEL.sub("", " ".join(tip.split())), TIP_MAX)  # "Tip 1: Send…" → "Send…"
     lowered = tip.lower()
     for needle in ("<snippet", "</snippet", *forbidden):
         if needle.lower() in lowered:
@@ -111,7 +120,7 @@ def parse_answer(
     grounded = tuple(a for a in cited if words & content_words(snippets[a]))
     if not grounded:
         raise InvalidAnswer("tip shares no content word with the snippets it cites")
-    rationale = " ".join(rationale.split())
+    rationale = _whole_words(" ".join(rationale.split()), RATIONALE_MAX)
     if not rationale or is_degenerate(rationale):
         rationale = "Based on " + ", ".join(grounded) + "."
     return Answer(tip, grounded, rationale, cited_by_model=cited)

@@ -86,6 +86,10 @@ class LLMClient(Protocol):
 
     async def health(self, alias: str) -> bool: ...
 
+    def prepare(self) -> None:
+        """Do slow one-time set-up now, at start, rather than on the first request."""
+        ...
+
 
 # --- configuration: LiteLLM's model_list format ---------------------------------------
 
@@ -288,10 +292,12 @@ class LiteLLMClient:
                 return _to_response(raw, req, entry, latency_ms, attempts)
             except LLMError as exc:
                 error = exc
-            except TimeoutError:
+            except TimeoutError as exc:
                 error = LLMError("timeout", f"no answer within {req.timeout_s:g}s")
+                error.__cause__ = exc
             except Exception as exc:  # LiteLLM raises many unrelated types
                 error = _classify(exc)
+                error.__cause__ = exc
             error.attempts = attempts
             left = deadline - loop.time()
             if (
@@ -412,8 +418,8 @@ def _classify(exc: BaseException) -> LLMError:
         names.append(type(current).__name__)
         current = current.__cause__ or current.__context__
     summary = f"{type(exc).__name__}: {str(exc)[:300]}"
-    timeouts = {"Timeout", "APITimeoutError", "TimeoutError", "ReadTimeout", "ConnectTimeout"}
-    if any(n in timeouts or n.endswith("TimeoutError") for n in names):
+    # litellm.Timeout, openai.APITimeoutError, httpx.ReadTimeout, aiohttp's *TimeoutError...
+    if any(n.endswith(("Timeout", "TimeoutError")) for n in names):
         return LLMError("timeout", summary)
     unreachable = {
         "APIConnectionError",
@@ -479,6 +485,9 @@ class FakeLLM:
             latency_ms=0.0,
             attempts=1,
         )
+
+    def prepare(self) -> None:
+        return None
 
     async def health(self, alias: str) -> bool:
         self.resolve(alias)

@@ -40,9 +40,9 @@ _RETRYABLE = frozenset({"llm_timeout", "llm_unreachable", "llm_error", "invalid_
 @dataclass(frozen=True, slots=True)
 class GenerationConfig:
     alias: str = "tip-generator"
-    timeout_s: float = 20.0
+    timeout_s: float = 10.0
     retries: int = 1
-    max_tokens: int = 160
+    max_tokens: int = 280
     temperature: float = 0.2
 
 

@@ -13,7 +13,6 @@ from ml.serving.llm import LiteLLMClient, LLMRequest, Message, load_model_list
 from nudge.embedded_llm import EmbeddedLLM
 
 pytestmark = pytest.mark.llm
-pytest_plugins = ["tests.llm_fixtures"]
 
 REPO = Path(__file__).resolve().parents[2]
 AGENTS = ["tasks", "calendar"]

@@ -15,11 +15,10 @@ import pytest
 
 from ml.serving.llm import LiteLLMClient, LLMError, LLMRequest, Message, load_model_list
 
-if TYPE_CHECKING:  # imported by pytest as a plugin; importing it first defeats assert rewriting
+if TYPE_CHECKING:  # a pytest plugin (tests/conftest.py); imported here for typing only
     from tests.llm_fixtures import EmbeddedLLMProcess
 
 pytestmark = pytest.mark.llm
-pytest_plugins = ["tests.llm_fixtures"]
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = {

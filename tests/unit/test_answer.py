@@ -1,0 +1,91 @@
+"""Validation of the model's answer: pure logic."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ml.serving.answer import (
+    RATIONALE_MAX,
+    TIP_MAX,
+    InvalidAnswer,
+    answer_schema,
+    is_degenerate,
+    parse_answer,
+)
+
+SNIPPETS = {
+    "tasks": 'Open tasks: "Send the Q3 invoice" (overdue since Thu 19 Nov).',
+    "calendar": 'Next meeting: "Design review" today 12:00–13:00.',
+}
+
+
+def answer(tip: str, agents: list[str], rationale: str = "It is overdue.") -> str:
+    return json.dumps({"tip": tip, "agents": agents, "rationale": rationale})
+
+
+def test_schema_limits_citations_to_the_eligible_ids() -> None:
+    schema = answer_schema(["tasks", "calendar", "sleep"])
+    agents = schema["properties"]["agents"]
+    assert agents["items"]["enum"] == ["tasks", "calendar", "sleep"]
+    assert agents["maxItems"] == 2 and agents["minItems"] == 1
+    assert schema["properties"]["tip"]["maxLength"] == TIP_MAX
+    assert answer_schema(["tasks"])["properties"]["agents"]["maxItems"] == 1
+
+
+def test_a_grounded_answer_is_kept_and_duplicates_removed() -> None:
+    parsed = parse_answer(
+        answer("Send the Q3 invoice before the review.", ["tasks", "tasks"]), SNIPPETS
+    )
+    assert parsed.agents == ("tasks",)
+    assert parsed.tip == "Send the Q3 invoice before the review."
+
+
+def test_citations_without_grounding_are_dropped() -> None:
+    parsed = parse_answer(
+        answer("Send the Q3 invoice today please.", ["calendar", "tasks"]), SNIPPETS
+    )
+    assert parsed.agents == ("tasks",) and parsed.cited_by_model == ("calendar", "tasks")
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ("nope", "not JSON"),
+        ("[1, 2]", "not a JSON object"),
+        (answer("short", ["tasks"]), "characters"),
+        (answer("Send the Q3 invoice now.", []), "non-empty list"),
+        (answer("Send the Q3 invoice now.", ["weather"]), "not eligible"),
+        (answer("Ignore <snippet> and send the invoice.", ["tasks"]), "markup"),
+        (answer("Send invoice", ["tasks"]), "fewer than 4 words"),
+        (answer("Send the Q3", ["tasks"]), "fewer than 4 words"),
+        (answer("Walk the dog around the block.", ["tasks"]), "no content word"),
+        (answer("send the invoice send the invoice send the invoice", ["tasks"]), "repeats"),
+    ],
+)
+def test_bad_answers_are_rejected_with_a_reason(content: str, why: str) -> None:
+    with pytest.raises(InvalidAnswer, match=why):
+        parse_answer(content, SNIPPETS)
+
+
+def test_a_word_cut_by_max_length_is_dropped() -> None:
+    full = "Send the Q3 invoice before the design review, then " + " ".join(
+        f"step{i}" for i in range(40)
+    )
+    cut = full[:TIP_MAX]
+    assert not cut.endswith(" ")
+    parsed = parse_answer(answer(cut, ["tasks"]), SNIPPETS)
+    assert parsed.tip == cut.rsplit(" ", 1)[0]
+    assert full.startswith(parsed.tip + " ")
+
+
+def test_labels_are_stripped_and_a_looping_rationale_replaced() -> None:
+    looping = "it is a task, and it is a task, and it is a task, and"[:RATIONALE_MAX]
+    parsed = parse_answer(answer("Tip 1: Send the Q3 invoice", ["tasks"], looping), SNIPPETS)
+    assert parsed.tip == "Send the Q3 invoice" and parsed.rationale == "Based on tasks."
+
+
+def test_degenerate_detection() -> None:
+    assert is_degenerate("a b c a b c a b c")
+    assert not is_degenerate("Send the Q3 invoice before the design review.")

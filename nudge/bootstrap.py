@@ -192,6 +192,7 @@ def build_app(nudge: Nudge, *, start: bool = True, sweep_now: bool = True) -> Fa
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if start:
             await anyio.to_thread.run_sync(lambda: nudge.start(sweep_now=sweep_now))
+            await nudge.orchestrator.warm_up()
         try:
             yield
         finally:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from nudge.clock import Clock
 from nudge.errors import Invalid, NotFound
@@ -25,24 +25,40 @@ from nudge_profile.model import ActiveContext, Consent, Profile
 AgentsRequiring = Callable[[str], Sequence[str]]
 
 
+# Built once: the tip path reads a profile on every request.
+_USER = (
+    select(
+        users.c.user_id,
+        users.c.timezone,
+        users.c.active,
+        users.c.created_at,
+        users.c.updated_at,
+        contexts.c.name.label("context_name"),
+        contexts.c.until.label("context_until"),
+        contexts.c.set_at.label("context_set_at"),
+    )
+    .select_from(users.outerjoin(contexts, contexts.c.user_id == users.c.user_id))
+    .where(users.c.user_id == bindparam("user_id"))
+)
+_PREFERENCES = select(preferences.c.key, preferences.c.value).where(
+    preferences.c.user_id == bindparam("user_id")
+)
+_CONSENTS = select(consents.c.key, consents.c.granted, consents.c.changed_at).where(
+    consents.c.user_id == bindparam("user_id")
+)
+
+
 def load_profile(conn: Connection, user_id: str) -> Profile | None:
-    """Read one user's whole profile with primary-key lookups."""
-    user = conn.execute(select(users).where(users.c.user_id == user_id)).first()
+    """Read one user's whole profile: three primary-key lookups."""
+    params = {"user_id": user_id}
+    user = conn.execute(_USER, params).first()
     if user is None:
         return None
-    prefs = conn.execute(
-        select(preferences.c.key, preferences.c.value).where(preferences.c.user_id == user_id)
-    ).all()
-    ctx = conn.execute(
-        select(contexts.c.name, contexts.c.until, contexts.c.set_at).where(
-            contexts.c.user_id == user_id
-        )
-    ).first()
-    grants = conn.execute(
-        select(consents.c.key, consents.c.granted, consents.c.changed_at).where(
-            consents.c.user_id == user_id
-        )
-    ).all()
+    prefs = conn.execute(_PREFERENCES, params).all()
+    grants = conn.execute(_CONSENTS, params).all()
+    context = None
+    if user.context_name is not None:
+        context = ActiveContext(user.context_name, user.context_until, user.context_set_at)
     return Profile(
         user_id=user.user_id,
         timezone=ZoneInfo(user.timezone),
@@ -50,7 +66,7 @@ def load_profile(conn: Connection, user_id: str) -> Profile | None:
         created_at=user.created_at,
         updated_at=user.updated_at,
         preferences={p.key: p.value for p in prefs},
-        context=ActiveContext(ctx.name, ctx.until, ctx.set_at) if ctx else None,
+        context=context,
         consents={g.key: Consent(g.key, g.granted, g.changed_at) for g in grants},
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 import uuid
 import weakref
@@ -18,12 +19,13 @@ from ml.registry.eligibility import Decision, candidates, decide
 from ml.registry.registry import Registry
 from ml.serving.answer import Answer, InvalidAnswer, answer_schema, parse_answer
 from ml.serving.fallback import FallbackSource, fallback_tip
-from ml.serving.llm import LLMClient, LLMError, LLMRequest, LLMResponse
+from ml.serving.llm import LLMClient, LLMError, LLMRequest, LLMResponse, Message
 from ml.serving.prompt import AssembledPrompt, PromptSnippet, PromptTemplate, assemble
 from ml.serving.provenance import Generation, provenance_record
 from ml.serving.tip_store import (
     StoredOutput,
     StoredTip,
+    TipHead,
     TipStore,
     read_last_tip,
     read_outputs,
@@ -32,6 +34,8 @@ from ml.serving.tip_store import (
 )
 from nudge.clock import Clock
 from nudge_profile.model import Profile
+
+log = logging.getLogger(__name__)
 
 # A tip that fell back because the LLM failed is not reused: the next request retries.
 _RETRYABLE = frozenset({"llm_timeout", "llm_unreachable", "llm_error", "invalid_answer"})
@@ -48,7 +52,7 @@ class GenerationConfig:
 
 @dataclass(frozen=True, slots=True)
 class ServedTip:
-    tip: StoredTip
+    tip: TipHead
     cached: bool
 
 
@@ -61,7 +65,7 @@ class _Plan:
     eligible: list[StoredOutput]
     prompt: AssembledPrompt
     fingerprint: str
-    last_tip: StoredTip | None
+    last_tip: TipHead | None
     feedback_since_last: bool
 
 
@@ -87,6 +91,27 @@ class Orchestrator:
     @property
     def alias(self) -> str:
         return self._config.alias
+
+    async def warm_up(self) -> bool:
+        """Have the model read the fixed system prompt once, at start.
+
+        The server caches that prefix, so the first user's tip does not pay for it.
+        """
+        request = LLMRequest(
+            alias=self._config.alias,
+            messages=(Message("system", self._prompt().system), Message("user", "Ready?")),
+            json_schema=None,
+            max_tokens=1,
+            temperature=0,
+            timeout_s=self._config.timeout_s,
+            retries=0,
+        )
+        try:
+            await self._llm.complete(request)
+        except LLMError as exc:
+            log.warning("LLM warm-up failed (%s); the first tip will be slower", exc.kind)
+            return False
+        return True
 
     async def tip_for(self, user_id: str, *, refresh: bool = False) -> ServedTip:
         """Serve this user's tip; concurrent requests for one user share one generation."""

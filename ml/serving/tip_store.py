@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, and_, exists, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, exists, insert, or_, select, update
 
 from ml.registry.eligibility import OutputRef, Suppression
 from nudge.errors import NotFound
@@ -26,7 +26,6 @@ class StoredOutput:
     agent_version: int
     snippet: str
     suggestion: str | None
-    facts: dict[str, Any]
     snippet_hash: str
     computed_at: datetime
     expires_at: datetime
@@ -38,7 +37,9 @@ class StoredOutput:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredTip:
+class TipHead:
+    """A tip without its provenance: what the tip path and listings need."""
+
     tip_id: str
     user_id: str
     text: str
@@ -50,19 +51,14 @@ class StoredTip:
     created_at: datetime
     serve_count: int
     last_served_at: datetime
-    provenance: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class TipContext:
-    profile: Profile
-    outputs: dict[str, StoredOutput]
-    suppressions: list[Suppression]
-    last_tip: StoredTip | None
-    feedback_since_last: bool
+class StoredTip(TipHead):
+    provenance: dict[str, Any]
 
 
-_TIP_COLUMNS = (
+_HEAD_COLUMNS = (
     tips.c.tip_id,
     tips.c.user_id,
     tips.c.text,
@@ -74,7 +70,44 @@ _TIP_COLUMNS = (
     tips.c.created_at,
     tips.c.serve_count,
     tips.c.last_served_at,
-    tips.c.provenance,
+)
+_TIP_COLUMNS = (*_HEAD_COLUMNS, tips.c.provenance)
+
+# The hot path's statements are built once; only their parameters change per request.
+_OUTPUTS = select(
+    agent_outputs.c.agent_id,
+    agent_outputs.c.agent_version,
+    agent_outputs.c.snippet,
+    agent_outputs.c.suggestion,
+    agent_outputs.c.snippet_hash,
+    agent_outputs.c.computed_at,
+    agent_outputs.c.expires_at,
+).where(
+    agent_outputs.c.user_id == bindparam("user_id"),
+    agent_outputs.c.agent_id.in_(bindparam("agent_ids", expanding=True)),
+)
+_SUPPRESSIONS = select(
+    suppressions.c.agent_id,
+    suppressions.c.kind,
+    suppressions.c.snippet_hash,
+    suppressions.c.until,
+).where(
+    suppressions.c.user_id == bindparam("user_id"),
+    or_(suppressions.c.until.is_(None), suppressions.c.until > bindparam("now")),
+)
+_LAST_TIP = (
+    select(
+        *_HEAD_COLUMNS,
+        exists()
+        .where(
+            tip_feedback.c.user_id == tips.c.user_id,
+            tip_feedback.c.created_at >= tips.c.created_at,
+        )
+        .label("feedback_since"),
+    )
+    .where(tips.c.user_id == bindparam("user_id"))
+    .order_by(tips.c.created_at.desc())
+    .limit(1)
 )
 
 
@@ -91,54 +124,23 @@ def read_outputs(
     """The stored outputs of the candidate agents, in one primary-key query."""
     if not agent_ids:
         return {}
-    rows = conn.execute(
-        select(
-            agent_outputs.c.agent_id,
-            agent_outputs.c.agent_version,
-            agent_outputs.c.snippet,
-            agent_outputs.c.suggestion,
-            agent_outputs.c.facts,
-            agent_outputs.c.snippet_hash,
-            agent_outputs.c.computed_at,
-            agent_outputs.c.expires_at,
-        ).where(agent_outputs.c.user_id == user_id, agent_outputs.c.agent_id.in_(list(agent_ids)))
-    )
+    rows = conn.execute(_OUTPUTS, {"user_id": user_id, "agent_ids": list(agent_ids)})
     return {r.agent_id: StoredOutput(*r) for r in rows}
 
 
 def read_suppressions(conn: Connection, user_id: str, now: datetime) -> list[Suppression]:
-    rows = conn.execute(
-        select(
-            suppressions.c.agent_id,
-            suppressions.c.kind,
-            suppressions.c.snippet_hash,
-            suppressions.c.until,
-        ).where(
-            suppressions.c.user_id == user_id,
-            or_(suppressions.c.until.is_(None), suppressions.c.until > now),
-        )
-    )
+    rows = conn.execute(_SUPPRESSIONS, {"user_id": user_id, "now": now})
     return [Suppression(r.agent_id, r.kind, r.snippet_hash, r.until) for r in rows]
 
 
-def read_last_tip(conn: Connection, user_id: str) -> tuple[StoredTip | None, bool]:
+def read_last_tip(conn: Connection, user_id: str) -> tuple[TipHead | None, bool]:
     """The user's latest tip, and whether any feedback arrived since it was made."""
-    row = conn.execute(
-        select(*_TIP_COLUMNS)
-        .where(tips.c.user_id == user_id)
-        .order_by(tips.c.created_at.desc())
-        .limit(1)
-    ).first()
+    row = conn.execute(_LAST_TIP, {"user_id": user_id}).first()
     if row is None:
         return None, False
-    since = conn.execute(
-        select(
-            exists().where(
-                tip_feedback.c.user_id == user_id, tip_feedback.c.created_at >= row.created_at
-            )
-        )
-    ).scalar_one()
-    return StoredTip(**row._mapping), bool(since)
+    fields = dict(row._mapping)
+    since = bool(fields.pop("feedback_since"))
+    return TipHead(**fields), since
 
 
 class TipStore:
@@ -180,17 +182,17 @@ class TipStore:
             raise NotFound("tip", tip_id)
         return StoredTip(**row._mapping)
 
-    def recent(self, user_id: str, limit: int) -> list[StoredTip]:
+    def recent(self, user_id: str, limit: int) -> list[TipHead]:
         """The user's latest tips, newest first."""
         with self.engine.connect() as conn:
             read_profile(conn, user_id)
             rows = conn.execute(
-                select(*_TIP_COLUMNS)
+                select(*_HEAD_COLUMNS)
                 .where(tips.c.user_id == user_id)
                 .order_by(tips.c.created_at.desc())
                 .limit(limit)
             )
-            return [StoredTip(**r._mapping) for r in rows]
+            return [TipHead(**r._mapping) for r in rows]
 
     def feedback_of(self, tip_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

@@ -92,10 +92,11 @@ class Orchestrator:
     def alias(self) -> str:
         return self._config.alias
 
-    async def warm_up(self) -> bool:
-        """Have the model read the fixed system prompt once, at start.
+    async def warm_up(self, *, slots: int = 2) -> bool:
+        """Have the model read the fixed system prompt once per server slot, at start.
 
-        The server caches that prefix, so the first user's tip does not pay for it.
+        llama.cpp keeps each slot's prompt prefix, so the first tips do not pay for it. One
+        request per slot, at once: a single warm-up may land in a slot the next tip skips.
         """
         request = LLMRequest(
             alias=self._config.alias,
@@ -106,12 +107,13 @@ class Orchestrator:
             timeout_s=self._config.timeout_s,
             retries=0,
         )
-        try:
-            await self._llm.complete(request)
-        except LLMError as exc:
-            log.warning("LLM warm-up failed (%s); the first tip will be slower", exc.kind)
-            return False
-        return True
+        results = await asyncio.gather(
+            *(self._llm.complete(request) for _ in range(slots)), return_exceptions=True
+        )
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            log.warning("LLM warm-up failed (%s); the first tip will be slower", failed[0])
+        return not failed
 
     async def tip_for(self, user_id: str, *, refresh: bool = False) -> ServedTip:
         """Serve this user's tip; concurrent requests for one user share one generation."""

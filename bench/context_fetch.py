@@ -1,0 +1,366 @@
+"""The orchestrator's plan step (everything before the LLM) against bare indexed reads.
+
+Data: N users (10,000; 2,000 with --quick) × 8 agents (the 7 shipped manifests and the
+README's declarative ``water`` agent), written with bulk inserts: profiles with
+preferences, consents and sometimes a context; ~300-character snippets; one or two
+past tips with a realistic provenance record; some feedback and suppressions.
+
+Measured: ``Orchestrator._plan`` for random users (profile, eligibility, outputs,
+suppressions, last tip, prompt assembly). Floor: the same rows and columns read with
+plain SQL text on one DBAPI connection checked out of the same pool, fetched and
+discarded: seven indexed lookups (user, preferences, consents, context, the candidate
+outputs, active suppressions, the last tip with its feedback-since flag). The two
+alternate per user (plan, floor / floor, plan).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+
+from bench.context import BenchContext
+from bench.dataset import WATER_MANIFEST, write_dataset
+from bench.stats import (
+    fmt_ci,
+    fmt_ms,
+    fmt_ratio,
+    fmt_target,
+    paired_ratio_ci,
+    ratio,
+    render_table,
+    summarize,
+    verdict,
+)
+
+NAME = "context_fetch"
+TARGET_P99 = 3.0
+AGENTS = 8
+
+
+def run(ctx: BenchContext) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for backend in ctx.backends:
+        ctx.say(f"-- {backend}")
+        try:
+            with _database(ctx, backend) as url:
+                results[backend] = _measure(ctx, backend, url)
+        except _Unavailable as exc:
+            ctx.say(f"skipped {backend}: {exc}")
+            ctx.skipped.append(f"{NAME} on {backend}: {exc}")
+            results[backend] = {"skipped": str(exc)}
+    return results
+
+
+class _Unavailable(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def _database(ctx: BenchContext, backend: str) -> Iterator[str | None]:
+    """``None`` (SQLite under the data dir) or a Postgres URL on a private schema."""
+    if backend == "sqlite":
+        yield None
+        return
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(ctx.pg_url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:
+        admin.dispose()
+        raise _Unavailable(
+            f"cannot create a schema at {ctx.pg_url} ({type(exc).__name__})"
+        ) from exc
+    sep = "&" if "?" in ctx.pg_url else "?"
+    try:
+        yield f"{ctx.pg_url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def _measure(ctx: BenchContext, backend: str, url: str | None) -> dict[str, Any]:
+    from ml.serving.llm import FakeLLM
+    from ml.serving.prompt import PromptTemplate
+    from nudge.bootstrap import bootstrap
+    from nudge.settings import Settings
+
+    users, calls, warmup = ctx.n(10_000, 2_000), ctx.n(2_000, 300), ctx.n(200, 50)
+    data = ctx.tmpdir(f"context-{backend}-")
+    manifests = data / "manifests"
+    shutil.copytree(Settings().manifests_dir, manifests)
+    (manifests / "water.yaml").write_text(WATER_MANIFEST, encoding="utf-8")
+    settings = Settings(
+        data_dir=data,
+        database_url=url,
+        manifests_dir=manifests,
+        embedded_llm=False,
+        scheduler=False,
+        watch_manifests=False,
+    )
+    now = datetime.now(UTC)
+    # The LLM is never called: the plan stops before it.
+    nudge = bootstrap(settings, clock=lambda: now, llm=FakeLLM())
+    try:
+        registry = nudge.registry.current
+        if len(registry.agents) != AGENTS or registry.errors:
+            raise RuntimeError(f"expected {AGENTS} agents, got {sorted(registry.agents)}")
+        engine = nudge.engine
+        t0 = time.perf_counter()
+        counts = write_dataset(engine, registry, now, users, random.Random(7))
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+        load_s = time.perf_counter() - t0
+        ctx.say(
+            f"data: {', '.join(f'{k} {v:,}' for k, v in counts.items())} "
+            f"(written in {load_s:.1f} s)"
+        )
+        template = PromptTemplate.load()
+        orchestrator = nudge.orchestrator
+        rng = random.Random(11)
+        sample = [f"u{rng.randrange(users):05d}" for _ in range(warmup + calls)]
+        floor = _Floor(engine, registry, now)
+        floor.prepare(set(sample))
+
+        def plan(user_id: str) -> Any:
+            return orchestrator._plan(user_id, registry, template, now)
+
+        statements = _statements_per_call(engine, plan, floor, sample[:50])
+        plan_s: list[float] = []
+        floor_s: list[float] = []
+        eligible = 0
+        prompt_chars = 0
+        for i, user_id in enumerate(sample):
+            sides = ("plan", "floor") if i % 2 == 0 else ("floor", "plan")
+            for side in sides:
+                started = time.perf_counter()
+                if side == "plan":
+                    result = plan(user_id)
+                else:
+                    floor.read(user_id)
+                elapsed = time.perf_counter() - started
+                if i < warmup:
+                    continue
+                if side == "plan":
+                    plan_s.append(elapsed)
+                    eligible += len(result.eligible)
+                    prompt_chars += sum(len(m.content) for m in result.prompt.messages)
+                else:
+                    floor_s.append(elapsed)
+        phases = _phases(engine, registry, template, now, sample[warmup : warmup + 300])
+    finally:
+        nudge.stop()
+    p, f = summarize(plan_s), summarize(floor_s)
+    r50, r99 = ratio(p.p50, f.p50), ratio(p.p99, f.p99)
+    ci99 = paired_ratio_ci(plan_s, floor_s, 99)
+    rows: list[list[Any]] = [
+        ["plan (_plan)", p.n, fmt_ms(p.p50), fmt_ms(p.p99), fmt_ms(p.mean), statements["plan"]],
+        [
+            "floor (bare SQL)",
+            f.n,
+            fmt_ms(f.p50),
+            fmt_ms(f.p99),
+            fmt_ms(f.mean),
+            statements["floor"],
+        ],
+        ["ratio plan/floor", "", fmt_ratio(r50), fmt_ratio(r99), "", ""],
+    ]
+    ctx.say(render_table(["path", "n", "p50", "p99", "mean", "statements"], rows))
+    ping = " (+1 pool pre-ping per checkout)" if backend == "postgres" else ""
+    ctx.say(
+        f"ratio p99 {fmt_ratio(r99)} ({fmt_ci(ci99)}; target {fmt_target(TARGET_P99, 'at_most')}: "
+        f"{verdict(r99, TARGET_P99, 'at_most')}); plan statements per call: "
+        f"{statements['plan']}{ping}; per plan: {eligible / p.n:.1f} eligible agents, "
+        f"{prompt_chars / p.n:.0f} prompt chars; warm-up {warmup} excluded"
+    )
+    ctx.say(
+        "plan phases (p50, same functions timed one by one, 300 users): "
+        + ", ".join(f"{k} {fmt_ms(v)}" for k, v in phases.items())
+    )
+    ctx.check(NAME, f"p99 ratio plan/floor ({backend})", r99, TARGET_P99, "at_most")
+    return {
+        "users": users,
+        "rows": counts,
+        "plan_s": p.as_dict(),
+        "floor_s": f.as_dict(),
+        "ratio_p50": r50,
+        "ratio_p99": r99,
+        "ratio_p99_ci95": ci99,
+        "statements_per_call": statements,
+        "pool_pre_ping": backend == "postgres",
+        "phases_p50_s": phases,
+        "eligible_per_plan": eligible / p.n,
+        "prompt_chars_per_plan": prompt_chars / p.n,
+    }
+
+
+def _statements_per_call(
+    engine: Engine, plan: Callable[[str], Any], floor: _Floor, users: list[str]
+) -> dict[str, str]:
+    """Statements sent per call (min-max over ``users``), counted by a SQLAlchemy event."""
+    seen: list[int] = []
+
+    def count(*_: Any) -> None:
+        seen[-1] += 1
+
+    found: dict[str, str] = {}
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for side, call in (("plan", plan), ("floor", floor.read)):
+            per_call = []
+            for user_id in users:
+                seen.append(0)
+                call(user_id)
+                per_call.append(seen[-1])
+            found[side] = _span(per_call)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    if found["floor"] == "0":
+        found["floor"] = _span(floor.statements_sent)  # raw DBAPI cursors skip the event
+    return found
+
+
+def _span(values: list[int]) -> str:
+    low, high = min(values), max(values)
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def _phases(
+    engine: Engine, registry: Any, template: Any, now: datetime, users: list[str]
+) -> dict[str, float]:
+    """Time the plan's steps one by one (informative; the plan itself is measured above)."""
+    from bench.stats import percentile
+    from ml.registry.eligibility import candidates, decide
+    from ml.serving.prompt import PromptSnippet, assemble
+    from ml.serving.tip_store import read_last_tip, read_outputs, read_profile, read_suppressions
+
+    spans: dict[str, list[float]] = {
+        k: []
+        for k in ("checkout", "profile", "outputs", "suppressions", "last_tip", "decide+prompt")
+    }
+    agents = list(registry.agents.values())
+    for user_id in users:
+        t = time.perf_counter()
+        with engine.connect() as conn:
+            spans["checkout"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            profile = read_profile(conn, user_id)
+            context = profile.context_at(now)
+            wanted = candidates(agents, granted=profile.granted, active_context=context)
+            spans["profile"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            outputs = read_outputs(conn, user_id, wanted)
+            spans["outputs"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            suppressed = read_suppressions(conn, user_id, now)
+            spans["suppressions"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            read_last_tip(conn, user_id)
+            spans["last_tip"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        decisions = decide(
+            agents,
+            granted=profile.granted,
+            active_context=context,
+            outputs={k: o.ref() for k, o in outputs.items()},
+            suppressions=suppressed,
+            now=now,
+        )
+        eligible = [outputs[d.agent_id] for d in decisions if d.eligible]
+        assemble(
+            template,
+            now=now,
+            timezone=profile.timezone,
+            preferences=profile.preferences,
+            context=context,
+            snippets=[PromptSnippet(o.agent_id, o.snippet) for o in eligible],
+        )
+        spans["decide+prompt"].append(time.perf_counter() - t)
+    return {k: percentile(v, 50) for k, v in spans.items()}
+
+
+class _Floor:
+    """The rows a plan reads, by primary key or index, as plain SQL on one DBAPI connection."""
+
+    def __init__(self, engine: Engine, registry: Any, now: datetime) -> None:
+        self._engine = engine
+        self._registry = registry
+        self._now_dt = now
+        self._sqlite = engine.dialect.name == "sqlite"
+        mark = "?" if self._sqlite else "%s"
+        self._mark = mark
+        self._now: Any = (
+            now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if self._sqlite else now
+        )
+        self._sql = {
+            "user": "SELECT user_id, timezone, active, created_at, updated_at FROM users "
+            f"WHERE user_id = {mark}",
+            "prefs": f"SELECT key, value FROM preferences WHERE user_id = {mark}",
+            "context": f"SELECT name, until, set_at FROM contexts WHERE user_id = {mark}",
+            "consents": f"SELECT key, granted, changed_at FROM consents WHERE user_id = {mark}",
+            "suppressions": "SELECT agent_id, kind, snippet_hash, until FROM suppressions "
+            f"WHERE user_id = {mark} AND (until IS NULL OR until > {mark})",
+            # The latest tip's head (no provenance: the plan does not read it either) and
+            # whether feedback came after it, as one row.
+            "last_tip": "SELECT t.tip_id, t.user_id, t.text, t.rationale, t.agents, t.fallback, "
+            "t.fallback_reason, t.fingerprint, t.created_at, t.serve_count, t.last_served_at, "
+            "EXISTS (SELECT 1 FROM tip_feedback f WHERE f.user_id = t.user_id "
+            "AND f.created_at >= t.created_at) AS feedback_since "
+            f"FROM tips t WHERE t.user_id = {mark} ORDER BY t.created_at DESC LIMIT 1",
+        }
+        self._wanted: dict[str, list[str]] = {}
+        self.statements_sent: list[int] = []
+
+    def prepare(self, users: set[str]) -> None:
+        """The candidate agents of each user, as the plan will compute them (not timed)."""
+        from ml.registry.eligibility import candidates
+        from ml.serving.tip_store import read_profile
+
+        agents = list(self._registry.agents.values())
+        now = self._now_dt
+        with self._engine.connect() as conn:
+            for user_id in users:
+                profile = read_profile(conn, user_id)
+                self._wanted[user_id] = candidates(
+                    agents, granted=profile.granted, active_context=profile.context_at(now)
+                )
+
+    def read(self, user_id: str) -> None:
+        wanted = self._wanted[user_id]
+        conn = self._engine.raw_connection()
+        sent = 0
+        try:
+            cur = conn.cursor()
+            for key in ("user", "prefs", "context", "consents"):
+                cur.execute(self._sql[key], (user_id,))
+                cur.fetchall()
+                sent += 1
+            if wanted:
+                marks = ", ".join([self._mark] * len(wanted))
+                cur.execute(
+                    "SELECT agent_id, agent_version, snippet, suggestion, snippet_hash, "
+                    "computed_at, expires_at FROM agent_outputs "
+                    f"WHERE user_id = {self._mark} AND agent_id IN ({marks})",
+                    (user_id, *wanted),
+                )
+                cur.fetchall()
+                sent += 1
+            cur.execute(self._sql["suppressions"], (user_id, self._now))
+            cur.fetchall()
+            cur.execute(self._sql["last_tip"], (user_id,))
+            cur.fetchone()
+            sent += 2
+            cur.close()
+        finally:
+            conn.close()
+        if len(self.statements_sent) < 1000:
+            self.statements_sent.append(sent)

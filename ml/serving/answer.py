@@ -20,7 +20,8 @@ from typing import Any
 TIP_MIN, TIP_MAX = 10, 140
 RATIONALE_MAX = 100
 MAX_CITED = 2
-MIN_WORDS = 4
+# Three words is the shortest tip seen to carry a fact ("Send the invoice"); fewer is a label.
+MIN_WORDS = 3
 _LABEL = re.compile(r"^(?:tip|answer)\s*\d*\s*[:.-]\s*", re.IGNORECASE)
 
 _WORD = re.compile(r"\d{1,2}:\d{2}|[^\W_]{4,}")

@@ -122,6 +122,8 @@ def parse_answer(
     if not grounded:
         raise InvalidAnswer("tip shares no content word with the snippets it cites")
     rationale = _whole_words(" ".join(rationale.split()), RATIONALE_MAX)
-    if not rationale or is_degenerate(rationale):
+    cited_words = set().union(*(content_words(snippets[a]) for a in grounded))
+    if not rationale or is_degenerate(rationale) or not content_words(rationale) & cited_words:
+        # The tip stands on its own; an invented or looping reason is replaced, not served.
         rationale = "Based on " + ", ".join(grounded) + "."
     return Answer(tip, grounded, rationale, cited_by_model=cited)

@@ -89,3 +89,14 @@ def test_labels_are_stripped_and_a_looping_rationale_replaced() -> None:
 def test_degenerate_detection() -> None:
     assert is_degenerate("a b c a b c a b c")
     assert not is_degenerate("Send the Q3 invoice before the design review.")
+
+
+def test_an_ungrounded_rationale_is_replaced() -> None:
+    parsed = parse_answer(
+        answer("Send the Q3 invoice", ["tasks"], "Sell your house, not your job"), SNIPPETS
+    )
+    assert parsed.tip == "Send the Q3 invoice" and parsed.rationale == "Based on tasks."
+    kept = parse_answer(
+        answer("Send the Q3 invoice", ["tasks"], "The invoice is overdue."), SNIPPETS
+    )
+    assert kept.rationale == "The invoice is overdue."

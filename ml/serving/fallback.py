@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ml.serving.answer import TIP_MAX
+from ml.serving.answer import TIP_MAX, Answer
 
 NOTHING_TO_SAY = "Nothing needs your attention right now. Enjoy a calm moment."
 
@@ -18,20 +18,13 @@ class FallbackSource:
     suggestion: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class FallbackTip:
-    text: str
-    rationale: str
-    agents: tuple[str, ...]
-
-
-def fallback_tip(ranked: Sequence[FallbackSource], reason: str) -> FallbackTip:
+def fallback_tip(ranked: Sequence[FallbackSource], reason: str) -> Answer:
     """Serve the highest-priority snippet's own suggestion (or its first line)."""
     if not ranked:
-        return FallbackTip(
+        return Answer(
             NOTHING_TO_SAY,
-            "No agent has a fresh snippet you allowed and that your context does not silence.",
             (),
+            "No agent has a fresh snippet you allowed and that your context does not silence.",
         )
     top = ranked[0]
     text = top.suggestion or f"{top.agent_name}: {top.snippet.splitlines()[0]}"
@@ -41,4 +34,4 @@ def fallback_tip(ranked: Sequence[FallbackSource], reason: str) -> FallbackTip:
         f"Written without the language model ({reason}), "
         f"from {top.agent_name}, the highest-priority agent."
     )
-    return FallbackTip(text, rationale, (top.agent_id,))
+    return Answer(text, (top.agent_id,), rationale)

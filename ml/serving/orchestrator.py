@@ -17,7 +17,7 @@ import anyio
 
 from ml.registry.eligibility import Decision, candidates, decide
 from ml.registry.registry import Registry
-from ml.serving.answer import Answer, InvalidAnswer, answer_schema, parse_answer
+from ml.serving.answer import InvalidAnswer, answer_schema, parse_answer
 from ml.serving.fallback import FallbackSource, fallback_tip
 from ml.serving.llm import LLMClient, LLMError, LLMRequest, LLMResponse, Message
 from ml.serving.prompt import AssembledPrompt, PromptSnippet, PromptTemplate, assemble
@@ -159,10 +159,8 @@ class Orchestrator:
             for o in plan.eligible
         ]
         if not plan.eligible:
-            fb = fallback_tip(ranked, "no_eligible_agents")
-            return Generation(
-                Answer(fb.text, fb.agents, fb.rationale), "no_eligible_agents", None, None, 0.0
-            )
+            answer = fallback_tip(ranked, "no_eligible_agents")
+            return Generation(answer, "no_eligible_agents", None, None, 0.0)
         started = time.perf_counter()
         eligible_ids = [o.agent_id for o in plan.eligible]
         response, reason, error = await self._generate(plan.prompt, eligible_ids)
@@ -177,8 +175,8 @@ class Orchestrator:
                 return Generation(answer, None, None, response, llm_ms)
             except InvalidAnswer as exc:
                 reason, error = "invalid_answer", str(exc)
-        fb = fallback_tip(ranked, reason or "no answer")
-        return Generation(Answer(fb.text, fb.agents, fb.rationale), reason, error, response, llm_ms)
+        answer = fallback_tip(ranked, reason or "no answer")
+        return Generation(answer, reason, error, response, llm_ms)
 
     def _plan(
         self, user_id: str, registry: Registry, template: PromptTemplate, now: datetime

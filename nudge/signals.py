@@ -13,10 +13,11 @@ from sqlalchemy import Connection, Engine, delete, select
 
 from ml.agents.base import Signal
 from nudge.clock import Clock
-from nudge.errors import Invalid, NotFound
+from nudge.errors import Invalid
 from nudge.events import outbox as events
-from nudge.storage.tables import signals, users
+from nudge.storage.tables import signals
 from nudge.storage.upsert import upsert
+from nudge_profile.store import require_user
 
 SIGNALS_PER_USER_READ = 1000
 # Kinds Nudge writes itself: a gateway may not forge them.
@@ -83,11 +84,7 @@ class SignalStore:
             for s in latest.values()
         ]
         with self._engine.begin() as conn:
-            if (
-                conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first()
-                is None
-            ):
-                raise NotFound("user", user_id)
+            require_user(conn, user_id)
             upsert(conn, signals, rows, keys=("user_id", "kind", "external_id"))
             events.append(
                 conn,
@@ -101,11 +98,7 @@ class SignalStore:
     def delete(self, user_id: str, kind: str, external_id: str) -> bool:
         """Forget one signal (e.g. a deleted task); return False when there was none."""
         with self._engine.begin() as conn:
-            if (
-                conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first()
-                is None
-            ):
-                raise NotFound("user", user_id)
+            require_user(conn, user_id)
             removed = conn.execute(
                 delete(signals).where(
                     signals.c.user_id == user_id,

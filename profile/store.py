@@ -85,13 +85,13 @@ class ProfileStore:
 
     def exists(self, user_id: str) -> bool:
         with self._engine.connect() as conn:
-            return _exists(conn, user_id)
+            return user_exists(conn, user_id)
 
     def upsert_user(self, user_id: str, *, timezone: str, active: bool = True) -> bool:
         """Create or update a user; return True when the user is new."""
         now = self._clock()
         with self._engine.begin() as conn:
-            if _exists(conn, user_id):
+            if user_exists(conn, user_id):
                 conn.execute(
                     update(users)
                     .where(users.c.user_id == user_id)
@@ -113,7 +113,7 @@ class ProfileStore:
         """Replace the whole preference map."""
         now = self._clock()
         with self._engine.begin() as conn:
-            _require(conn, user_id)
+            require_user(conn, user_id)
             conn.execute(delete(preferences).where(preferences.c.user_id == user_id))
             if prefs:
                 conn.execute(
@@ -130,7 +130,7 @@ class ProfileStore:
         if until is not None and until <= now:
             raise Invalid("until must be in the future")
         with self._engine.begin() as conn:
-            _require(conn, user_id)
+            require_user(conn, user_id)
             conn.execute(delete(contexts).where(contexts.c.user_id == user_id))
             conn.execute(
                 insert(contexts).values(user_id=user_id, name=name, until=until, set_at=now)
@@ -141,7 +141,7 @@ class ProfileStore:
         """Remove the active context; return False when there was none."""
         now = self._clock()
         with self._engine.begin() as conn:
-            _require(conn, user_id)
+            require_user(conn, user_id)
             removed = conn.execute(delete(contexts).where(contexts.c.user_id == user_id))
             _touch(conn, user_id, now)
             return bool(removed.rowcount)
@@ -157,7 +157,7 @@ class ProfileStore:
         now = self._clock()
         deleted = 0
         with self._engine.begin() as conn:
-            _require(conn, user_id)
+            require_user(conn, user_id)
             current = conn.execute(
                 select(consents.c.granted).where(
                     consents.c.user_id == user_id, consents.c.key == key
@@ -208,13 +208,14 @@ class ProfileStore:
             return list(conn.execute(query.order_by(users.c.user_id).limit(limit)).scalars())
 
 
-def _exists(conn: Connection, user_id: str) -> bool:
+def user_exists(conn: Connection, user_id: str) -> bool:
     found = conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first()
     return found is not None
 
 
-def _require(conn: Connection, user_id: str) -> None:
-    if not _exists(conn, user_id):
+def require_user(conn: Connection, user_id: str) -> None:
+    """Raise NotFound unless the user exists."""
+    if not user_exists(conn, user_id):
         raise NotFound("user", user_id)
 
 

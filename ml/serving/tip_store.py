@@ -15,7 +15,7 @@ from nudge.events import outbox as events
 from nudge.storage.tables import agent_outputs, signals, suppressions, tip_feedback, tips
 from nudge.storage.upsert import upsert
 from nudge_profile.model import Profile
-from nudge_profile.store import load_profile
+from nudge_profile.store import load_profile, require_user
 
 Reaction = Literal["done", "snooze", "dismiss"]
 
@@ -185,7 +185,7 @@ class TipStore:
     def recent(self, user_id: str, limit: int) -> list[TipHead]:
         """The user's latest tips, newest first."""
         with self.engine.connect() as conn:
-            read_profile(conn, user_id)
+            require_user(conn, user_id)
             rows = conn.execute(
                 select(*_HEAD_COLUMNS)
                 .where(tips.c.user_id == user_id)

@@ -6,11 +6,12 @@ preferences, consents and sometimes a context; ~300-character snippets; one or t
 past tips with a realistic provenance record; some feedback and suppressions.
 
 Measured: ``Orchestrator._plan`` for random users (profile, eligibility, outputs,
-suppressions, last tip, prompt assembly). Floor: the same rows and columns read with
-plain SQL text on one DBAPI connection checked out of the same pool, fetched and
-discarded: seven indexed lookups (user, preferences, consents, context, the candidate
-outputs, active suppressions, the last tip with its feedback-since flag). The two
-alternate per user (plan, floor / floor, plan).
+suppressions, last tip, prompt assembly; its reads run on the driver's cursor, see
+ADR 0008). Floor: the same rows and columns read with plain SQL text on one DBAPI
+connection checked out of the same pool, fetched and discarded: seven indexed lookups
+(user, preferences, consents, context, the candidate outputs, active suppressions, the
+last tip with its feedback-since flag). The two alternate per user (plan, floor /
+floor, plan).
 """
 
 from __future__ import annotations
@@ -206,14 +207,30 @@ def _measure(ctx: BenchContext, backend: str, url: str | None) -> dict[str, Any]
 def _statements_per_call(
     engine: Engine, plan: Callable[[str], Any], floor: _Floor, users: list[str]
 ) -> dict[str, str]:
-    """Statements sent per call (min-max over ``users``), counted by a SQLAlchemy event."""
+    """Statements sent per call (min-max over ``users``).
+
+    SQLAlchemy statements are counted by its cursor event; the plan's driver-cursor reads
+    (``nudge.storage.driver.Reader``) by wrapping the reader's two methods for the count.
+    """
+    from nudge.storage.driver import Reader
+
     seen: list[int] = []
 
     def count(*_: Any) -> None:
         seen[-1] += 1
 
+    def counted(method: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any) -> Any:
+            count()
+            return method(*args)
+
+        return wrapper
+
+    originals = {"all": Reader.all, "one": Reader.one}
     found: dict[str, str] = {}
     event.listen(engine, "before_cursor_execute", count)
+    for name, method in originals.items():
+        setattr(Reader, name, counted(method))
     try:
         for side, call in (("plan", plan), ("floor", floor.read)):
             per_call = []
@@ -224,6 +241,8 @@ def _statements_per_call(
             found[side] = _span(per_call)
     finally:
         event.remove(engine, "before_cursor_execute", count)
+        for name, method in originals.items():
+            setattr(Reader, name, method)
     if found["floor"] == "0":
         found["floor"] = _span(floor.statements_sent)  # raw DBAPI cursors skip the event
     return found
@@ -242,6 +261,7 @@ def _phases(
     from ml.registry.eligibility import candidates, decide
     from ml.serving.prompt import PromptSnippet, assemble
     from ml.serving.tip_store import read_last_tip, read_outputs, read_profile, read_suppressions
+    from nudge.storage.driver import Reader
 
     spans: dict[str, list[float]] = {
         k: []
@@ -250,21 +270,21 @@ def _phases(
     agents = list(registry.agents.values())
     for user_id in users:
         t = time.perf_counter()
-        with engine.connect() as conn:
+        with Reader(engine) as reader:
             spans["checkout"].append(time.perf_counter() - t)
             t = time.perf_counter()
-            profile = read_profile(conn, user_id)
+            profile = read_profile(reader, user_id)
             context = profile.context_at(now)
             wanted = candidates(agents, granted=profile.granted, active_context=context)
             spans["profile"].append(time.perf_counter() - t)
             t = time.perf_counter()
-            outputs = read_outputs(conn, user_id, wanted)
+            outputs = read_outputs(reader, user_id, wanted)
             spans["outputs"].append(time.perf_counter() - t)
             t = time.perf_counter()
-            suppressed = read_suppressions(conn, user_id, now)
+            suppressed = read_suppressions(reader, user_id, now)
             spans["suppressions"].append(time.perf_counter() - t)
             t = time.perf_counter()
-            read_last_tip(conn, user_id)
+            read_last_tip(reader, user_id)
             spans["last_tip"].append(time.perf_counter() - t)
         t = time.perf_counter()
         decisions = decide(
@@ -324,12 +344,13 @@ class _Floor:
         """The candidate agents of each user, as the plan will compute them (not timed)."""
         from ml.registry.eligibility import candidates
         from ml.serving.tip_store import read_profile
+        from nudge.storage.driver import Reader
 
         agents = list(self._registry.agents.values())
         now = self._now_dt
-        with self._engine.connect() as conn:
+        with Reader(self._engine) as reader:
             for user_id in users:
-                profile = read_profile(conn, user_id)
+                profile = read_profile(reader, user_id)
                 self._wanted[user_id] = candidates(
                     agents, granted=profile.granted, active_context=profile.context_at(now)
                 )

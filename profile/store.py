@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from nudge.clock import Clock
 from nudge.errors import Invalid, NotFound
 from nudge.events import outbox as events
+from nudge.storage.driver import Reader, Statement
 from nudge.storage.tables import (
     agent_outputs,
     consent_history,
@@ -25,49 +26,42 @@ from nudge_profile.model import ActiveContext, Consent, Profile
 AgentsRequiring = Callable[[str], Sequence[str]]
 
 
-# Built once: the tip path reads a profile on every request.
-_USER = (
-    select(
-        users.c.user_id,
-        users.c.timezone,
-        users.c.active,
-        users.c.created_at,
-        users.c.updated_at,
-        contexts.c.name.label("context_name"),
-        contexts.c.until.label("context_until"),
-        contexts.c.set_at.label("context_set_at"),
-    )
-    .select_from(users.outerjoin(contexts, contexts.c.user_id == users.c.user_id))
-    .where(users.c.user_id == bindparam("user_id"))
+# The tip path reads a profile on every request: three primary-key lookups on the
+# driver's cursor (see nudge.storage.driver).
+_USER = Statement(
+    """
+    SELECT u.user_id, u.timezone, u.active, u.created_at, u.updated_at,
+           c.name, c.until, c.set_at
+    FROM users u LEFT OUTER JOIN contexts c ON c.user_id = u.user_id
+    WHERE u.user_id = ?
+    """
 )
-_PREFERENCES = select(preferences.c.key, preferences.c.value).where(
-    preferences.c.user_id == bindparam("user_id")
-)
-_CONSENTS = select(consents.c.key, consents.c.granted, consents.c.changed_at).where(
-    consents.c.user_id == bindparam("user_id")
-)
+_PREFERENCES = Statement("SELECT key, value FROM preferences WHERE user_id = ?")
+_CONSENTS = Statement("SELECT key, granted, changed_at FROM consents WHERE user_id = ?")
 
 
-def load_profile(conn: Connection, user_id: str) -> Profile | None:
-    """Read one user's whole profile: three primary-key lookups."""
-    params = {"user_id": user_id}
-    user = conn.execute(_USER, params).first()
+def load_profile(reader: Reader, user_id: str) -> Profile | None:
+    """Read one user's whole profile, or None when there is no such user."""
+    user = reader.one(_USER, (user_id,))
     if user is None:
         return None
-    prefs = conn.execute(_PREFERENCES, params).all()
-    grants = conn.execute(_CONSENTS, params).all()
+    c = reader.codec
+    uid, timezone, active, created_at, updated_at, context_name, until, set_at = user
     context = None
-    if user.context_name is not None:
-        context = ActiveContext(user.context_name, user.context_until, user.context_set_at)
+    if context_name is not None:
+        context = ActiveContext(context_name, c.time_or_none(until), c.time_out(set_at))
     return Profile(
-        user_id=user.user_id,
-        timezone=ZoneInfo(user.timezone),
-        active=user.active,
-        created_at=user.created_at,
-        updated_at=user.updated_at,
-        preferences={p.key: p.value for p in prefs},
+        user_id=uid,
+        timezone=ZoneInfo(timezone),
+        active=c.bool_out(active),
+        created_at=c.time_out(created_at),
+        updated_at=c.time_out(updated_at),
+        preferences={k: c.json_out(v) for k, v in reader.all(_PREFERENCES, (user_id,))},
         context=context,
-        consents={g.key: Consent(g.key, g.granted, g.changed_at) for g in grants},
+        consents={
+            k: Consent(k, c.bool_out(granted), c.time_out(at))
+            for k, granted, at in reader.all(_CONSENTS, (user_id,))
+        },
     )
 
 
@@ -77,8 +71,8 @@ class ProfileStore:
         self._clock = clock
 
     def get(self, user_id: str) -> Profile:
-        with self._engine.connect() as conn:
-            profile = load_profile(conn, user_id)
+        with Reader(self._engine) as reader:
+            profile = load_profile(reader, user_id)
         if profile is None:
             raise NotFound("user", user_id)
         return profile

@@ -33,6 +33,7 @@ from ml.serving.tip_store import (
     read_suppressions,
 )
 from nudge.clock import Clock
+from nudge.storage.driver import Reader
 from nudge_profile.model import Profile
 
 log = logging.getLogger(__name__)
@@ -181,14 +182,14 @@ class Orchestrator:
     def _plan(
         self, user_id: str, registry: Registry, template: PromptTemplate, now: datetime
     ) -> _Plan:
-        with self._tips.engine.connect() as conn:
-            profile = read_profile(conn, user_id)
+        with Reader(self._tips.engine) as reader:
+            profile = read_profile(reader, user_id)
             context = profile.context_at(now)
             agents = list(registry.agents.values())
             wanted = candidates(agents, granted=profile.granted, active_context=context)
-            outputs = read_outputs(conn, user_id, wanted)
-            suppressed = read_suppressions(conn, user_id, now)
-            last, feedback_since = read_last_tip(conn, user_id)
+            outputs = read_outputs(reader, user_id, wanted)
+            suppressed = read_suppressions(reader, user_id, now)
+            last, feedback_since = read_last_tip(reader, user_id)
         decisions = decide(
             agents,
             granted=profile.granted,

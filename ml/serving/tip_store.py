@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, insert, select, update
 
 from ml.registry.eligibility import OutputRef, Suppression
 from nudge.errors import NotFound
 from nudge.events import outbox as events
-from nudge.storage.tables import agent_outputs, signals, suppressions, tip_feedback, tips
+from nudge.storage.driver import Reader, Statement
+from nudge.storage.tables import signals, suppressions, tip_feedback, tips
 from nudge.storage.upsert import upsert
 from nudge_profile.model import Profile
 from nudge_profile.store import load_profile, require_user
@@ -73,74 +74,92 @@ _HEAD_COLUMNS = (
 )
 _TIP_COLUMNS = (*_HEAD_COLUMNS, tips.c.provenance)
 
-# The hot path's statements are built once; only their parameters change per request.
-_OUTPUTS = select(
-    agent_outputs.c.agent_id,
-    agent_outputs.c.agent_version,
-    agent_outputs.c.snippet,
-    agent_outputs.c.suggestion,
-    agent_outputs.c.snippet_hash,
-    agent_outputs.c.computed_at,
-    agent_outputs.c.expires_at,
-).where(
-    agent_outputs.c.user_id == bindparam("user_id"),
-    agent_outputs.c.agent_id.in_(bindparam("agent_ids", expanding=True)),
+# The tip path's reads, on the driver's cursor (see nudge.storage.driver). All outputs
+# of the user are read (at most one per agent) and filtered here: no IN list to expand.
+_OUTPUTS = Statement(
+    """
+    SELECT agent_id, agent_version, snippet, suggestion, snippet_hash, computed_at, expires_at
+    FROM agent_outputs WHERE user_id = ?
+    """
 )
-_SUPPRESSIONS = select(
-    suppressions.c.agent_id,
-    suppressions.c.kind,
-    suppressions.c.snippet_hash,
-    suppressions.c.until,
-).where(
-    suppressions.c.user_id == bindparam("user_id"),
-    or_(suppressions.c.until.is_(None), suppressions.c.until > bindparam("now")),
+_SUPPRESSIONS = Statement(
+    """
+    SELECT agent_id, kind, snippet_hash, until FROM suppressions
+    WHERE user_id = ? AND (until IS NULL OR until > ?)
+    """
 )
-_LAST_TIP = (
-    select(
-        *_HEAD_COLUMNS,
-        exists()
-        .where(
-            tip_feedback.c.user_id == tips.c.user_id,
-            tip_feedback.c.created_at >= tips.c.created_at,
-        )
-        .label("feedback_since"),
-    )
-    .where(tips.c.user_id == bindparam("user_id"))
-    .order_by(tips.c.created_at.desc())
-    .limit(1)
+_LAST_TIP = Statement(
+    """
+    SELECT t.tip_id, t.user_id, t.text, t.rationale, t.agents, t.fallback, t.fallback_reason,
+           t.fingerprint, t.created_at, t.serve_count, t.last_served_at,
+           EXISTS (SELECT 1 FROM tip_feedback f
+                   WHERE f.user_id = t.user_id AND f.created_at >= t.created_at)
+    FROM tips t WHERE t.user_id = ? ORDER BY t.created_at DESC LIMIT 1
+    """
 )
 
 
-def read_profile(conn: Connection, user_id: str) -> Profile:
-    profile = load_profile(conn, user_id)
+def read_profile(reader: Reader, user_id: str) -> Profile:
+    profile = load_profile(reader, user_id)
     if profile is None:
         raise NotFound("user", user_id)
     return profile
 
 
-def read_outputs(
-    conn: Connection, user_id: str, agent_ids: Sequence[str]
-) -> dict[str, StoredOutput]:
-    """The stored outputs of the candidate agents, in one primary-key query."""
+def read_outputs(reader: Reader, user_id: str, agent_ids: Sequence[str]) -> dict[str, StoredOutput]:
+    """The stored outputs of the candidate agents."""
     if not agent_ids:
         return {}
-    rows = conn.execute(_OUTPUTS, {"user_id": user_id, "agent_ids": list(agent_ids)})
-    return {r.agent_id: StoredOutput(*r) for r in rows}
+    wanted = set(agent_ids)
+    c = reader.codec
+    return {
+        agent_id: StoredOutput(
+            agent_id,
+            version,
+            snippet,
+            suggestion,
+            digest,
+            c.time_out(computed),
+            c.time_out(expires),
+        )
+        for agent_id, version, snippet, suggestion, digest, computed, expires in reader.all(
+            _OUTPUTS, (user_id,)
+        )
+        if agent_id in wanted
+    }
 
 
-def read_suppressions(conn: Connection, user_id: str, now: datetime) -> list[Suppression]:
-    rows = conn.execute(_SUPPRESSIONS, {"user_id": user_id, "now": now})
-    return [Suppression(r.agent_id, r.kind, r.snippet_hash, r.until) for r in rows]
+def read_suppressions(reader: Reader, user_id: str, now: datetime) -> list[Suppression]:
+    c = reader.codec
+    rows = reader.all(_SUPPRESSIONS, (user_id, c.time_in(now)))
+    return [
+        Suppression(agent_id, kind, digest, c.time_or_none(until))
+        for agent_id, kind, digest, until in rows
+    ]
 
 
-def read_last_tip(conn: Connection, user_id: str) -> tuple[TipHead | None, bool]:
+def read_last_tip(reader: Reader, user_id: str) -> tuple[TipHead | None, bool]:
     """The user's latest tip, and whether any feedback arrived since it was made."""
-    row = conn.execute(_LAST_TIP, {"user_id": user_id}).first()
+    row = reader.one(_LAST_TIP, (user_id,))
     if row is None:
         return None, False
-    fields = dict(row._mapping)
-    since = bool(fields.pop("feedback_since"))
-    return TipHead(**fields), since
+    c = reader.codec
+    tip_id, uid, text, rationale, agents, fallback, reason, fingerprint = row[:8]
+    created_at, serve_count, last_served_at, feedback_since = row[8:]
+    head = TipHead(
+        tip_id=tip_id,
+        user_id=uid,
+        text=text,
+        rationale=rationale,
+        agents=list(c.json_out(agents)),
+        fallback=c.bool_out(fallback),
+        fallback_reason=reason,
+        fingerprint=fingerprint,
+        created_at=c.time_out(created_at),
+        serve_count=serve_count,
+        last_served_at=c.time_out(last_served_at),
+    )
+    return head, c.bool_out(feedback_since)
 
 
 class TipStore:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bench.context import BenchContext
+from bench.product import UNLIMITED
 from ml.serving.llm import LiteLLMClient, ModelList, load_model_list
 from nudge.bootstrap import Nudge, bootstrap
 from nudge.clock import utc_now
@@ -53,6 +54,7 @@ def demo_nudge(ctx: BenchContext) -> DemoNudge:
         scheduler=False,
         watch_manifests=False,
         llm_temperature=0.0,
+        tip_rate_limit=UNLIMITED,  # the benchmark times tips; the limiter would refuse them
     )
     if settings.database_url is not None:
         raise RuntimeError("the demo Nudge must run on SQLite")

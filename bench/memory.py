@@ -30,15 +30,17 @@ def run(ctx: BenchContext) -> dict[str, Any]:
         product = ProductProcess.spawn(ctx.tmpdir("memory-"))
         ctx.on_close(product.stop)
         product.wait_ready()
-        with httpx.Client(base_url=product.base_url, timeout=120, trust_env=False) as client:
+        with httpx.Client(
+            base_url=product.base_url, timeout=120, trust_env=False, headers=product.headers
+        ) as client:
             product.tip(client, "alice", refresh=False)
     try:
         before = product.memory()
         started = time.perf_counter()
-        latencies, tip_ids = asyncio.run(_burst(product.base_url))
+        latencies, tip_ids = asyncio.run(_burst(product.base_url, product.headers))
         burst_s = time.perf_counter() - started
         after = product.memory()
-        fallbacks, llm_ms, tokens = _explain(product.base_url, tip_ids)
+        fallbacks, llm_ms, tokens = _explain(product.base_url, product.headers, tip_ids)
     finally:
         product.stop()
     hwm_gib = after["total_hwm_kib"] / 2**20
@@ -72,12 +74,14 @@ def run(ctx: BenchContext) -> dict[str, Any]:
     }
 
 
-def _explain(base_url: str, tip_ids: list[str]) -> tuple[Counter[str], list[float], list[int]]:
+def _explain(
+    base_url: str, headers: dict[str, str], tip_ids: list[str]
+) -> tuple[Counter[str], list[float], list[int]]:
     """How each burst tip was served, its server-side LLM time (ms) and its tokens."""
     reasons: Counter[str] = Counter()
     llm_ms: list[float] = []
     tokens: list[int] = []
-    with httpx.Client(base_url=base_url, timeout=30, trust_env=False) as client:
+    with httpx.Client(base_url=base_url, timeout=30, trust_env=False, headers=headers) as client:
         for tip_id in tip_ids:
             explain = client.get(f"/v1/tips/{tip_id}/explain").json()
             reasons[str(explain["fallback_reason"] or "llm answer")] += 1
@@ -86,8 +90,10 @@ def _explain(base_url: str, tip_ids: list[str]) -> tuple[Counter[str], list[floa
     return reasons, llm_ms, tokens
 
 
-async def _burst(base_url: str) -> tuple[list[float], list[str]]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=300, trust_env=False) as client:
+async def _burst(base_url: str, headers: dict[str, str]) -> tuple[list[float], list[str]]:
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=300, trust_env=False, headers=headers
+    ) as client:
 
         async def one(user: str) -> tuple[float, str]:
             started = time.perf_counter()

@@ -16,9 +16,11 @@ from typing import Any
 import httpx
 
 from bench.net import free_port
+from nudge.credentials import GATEWAY_FILE
 from nudge.settings import REPO_ROOT
 
 START_TIMEOUT_S = 180.0
+UNLIMITED = "1000000/minute"
 
 
 @dataclass
@@ -35,6 +37,7 @@ class ProductProcess:
     started: float
     base_url: str
     log: Path
+    data_dir: Path
     lines: list[tuple[float, str]] = field(default_factory=list)
     _reader: threading.Thread | None = None
 
@@ -47,6 +50,7 @@ class ProductProcess:
             "NUDGE_PORT": str(port),
             "NUDGE_EMBEDDED_LLM_PORT": str(free_port()),
             "PYTHONUNBUFFERED": "1",
+            "NUDGE_TIP_RATE_LIMIT": UNLIMITED,  # timed tips, not the limiter
             "COLUMNS": "120",
         }
         command = list(argv) if argv is not None else [sys.executable, "-m", "nudge.cli", "run"]
@@ -60,7 +64,7 @@ class ProductProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        product = cls(proc, started, f"http://127.0.0.1:{port}", log)
+        product = cls(proc, started, f"http://127.0.0.1:{port}", log, data_dir)
         product._reader = threading.Thread(target=product._read, name="product-log", daemon=True)
         product._reader.start()
         return product
@@ -71,6 +75,12 @@ class ProductProcess:
             for line in self.proc.stdout:
                 self.lines.append((time.perf_counter() - self.started, line.rstrip()))
                 out.write(line)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The gateway credential ``nudge run`` generated under its data dir."""
+        token = (self.data_dir / GATEWAY_FILE).read_text(encoding="utf-8").strip()
+        return {"Authorization": f"Bearer {token}"}
 
     @property
     def pid(self) -> int:

@@ -55,8 +55,9 @@ async def _run(ctx: BenchContext) -> dict[str, Any]:
     pairs, warmup = ctx.n(30, 8), 3
     app = _app(demo.nudge)
     with UvicornThread(app, free_port()) as server:
+        gateway = {"Authorization": f"Bearer {demo.nudge.credentials.gateway_token}"}
         async with httpx.AsyncClient(
-            base_url=server.base_url, timeout=120, trust_env=False
+            base_url=server.base_url, timeout=120, trust_env=False, headers=gateway
         ) as http:
 
             async def endpoint() -> str:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -16,13 +17,17 @@ from ml.precompute.scheduler import PrecomputeScheduler
 from ml.precompute.sweep import Sweeper
 from ml.registry.watcher import LiveRegistry
 from ml.serving.app import Services, create_app
+from ml.serving.auth import Authenticator
 from ml.serving.llm import LiteLLMClient, LLMClient, load_model_list
 from ml.serving.orchestrator import GenerationConfig, Orchestrator
 from ml.serving.prompt import PromptTemplate
+from ml.serving.ratelimit import TipRateLimit
 from ml.serving.tip_store import TipStore
 from nudge.clock import Clock, utc_now
+from nudge.credentials import Credentials, load_or_create
 from nudge.embedded_llm import EmbeddedLLM
 from nudge.events.bus import InProcessBus, OutboxRelay
+from nudge.retention import RetentionPolicy, prune
 from nudge.settings import Settings
 from nudge.signals import SignalStore
 from nudge.storage.engine import make_engine, migrate, ping
@@ -48,6 +53,8 @@ class Nudge:
     orchestrator: Orchestrator
     bus: InProcessBus
     relay: OutboxRelay
+    auth: Authenticator
+    credentials: Credentials
     scheduler: PrecomputeScheduler | None = None
     _started: list[str] = field(default_factory=list)
 
@@ -56,6 +63,7 @@ class Nudge:
             engine=self.engine,
             clock=self.clock,
             registry=lambda: self.registry.current,
+            reload_registry=self.registry.reload,
             orchestrator=self.orchestrator,
             tips=self.tips,
             profiles=self.profiles,
@@ -63,6 +71,8 @@ class Nudge:
             readiness=self.readiness,
             on_signals=self.relay.kick,
             max_request_bytes=self.settings.max_request_bytes,
+            auth=self.auth,
+            tip_rate=TipRateLimit(self.settings.tip_rate_limit),
         )
 
     def start(
@@ -85,7 +95,16 @@ class Nudge:
             self.scheduler = PrecomputeScheduler(self.sweeper, lambda: self.registry.current)
             self.registry.on_change = self.scheduler.sync
             self.scheduler.start(sweep_now=sweep_now)
+            self.scheduler.every("retention", timedelta(hours=1), self.prune)
             self._started.append("scheduler")
+
+    def prune(self) -> dict[str, int]:
+        """Apply the retention policy now (the scheduler does it every hour)."""
+        policy = RetentionPolicy(
+            tips=timedelta(days=self.settings.retention_days),
+            events=timedelta(days=self.settings.event_retention_days),
+        )
+        return prune(self.engine, self.clock, policy)
 
     def stop(self) -> None:
         if self.scheduler is not None:
@@ -146,6 +165,13 @@ def bootstrap(
             load_model_list(settings.litellm_config, substitutions={"embedded_llm": base})
         )
     tips = TipStore(engine)
+    credentials = load_or_create(settings)
+    auth = Authenticator(
+        gateway_tokens=[credentials.gateway_token],
+        admin_tokens=[credentials.admin_token],
+        jwt_secret=credentials.jwt_secret,
+        clock=clock,
+    )
     bus = InProcessBus()
     prompt = PromptTemplate.load()
     orchestrator = Orchestrator(
@@ -182,6 +208,8 @@ def bootstrap(
         orchestrator=orchestrator,
         bus=bus,
         relay=OutboxRelay(engine, bus, clock),
+        auth=auth,
+        credentials=credentials,
     )
 
 

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from nudge.credentials import GATEWAY_FILE
 from nudge.settings import REPO_ROOT, Settings
 
 if TYPE_CHECKING:
@@ -70,13 +71,43 @@ def run(
         out.print(f"demo users: {', '.join(seeded)}")
     _sweep_with_progress(nudge, None)
     where = f"http://{host or settings.host}:{port or settings.port}"
-    out.print(f"Nudge is up: try [bold]curl {where}/v1/users/alice/tip[/bold]")
+    gateway = nudge.credentials.files.get(GATEWAY_FILE)
+    if gateway is not None:
+        out.print(f"gateway credential: {gateway} (generated once, readable only by you)")
+        bearer = f"Authorization: Bearer $(cat {gateway})"
+    else:
+        bearer = "Authorization: Bearer $NUDGE_GATEWAY_TOKEN"
+    out.print(f'Nudge is up: try [bold]curl -H "{bearer}" {where}/v1/users/alice/tip[/bold]')
     uvicorn.run(
         build_app(nudge, sweep_now=False),
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
     )
+
+
+@app.command()
+def token(
+    user_id: Annotated[str, typer.Argument(help="the user the token acts for")],
+    ttl: Annotated[int, typer.Option(min=60, max=30 * 86400, help="lifetime in seconds")] = 3600,
+    admin: Annotated[bool, typer.Option(help="add the admin scope")] = False,
+) -> None:
+    """Print a signed user token (JWT) for USER_ID, for trying the API as that user."""
+    from datetime import timedelta
+
+    from nudge.bootstrap import bootstrap
+
+    nudge = bootstrap(_settings(embedded_llm=False))
+    try:
+        issued = nudge.auth.issue(
+            user_id, ttl=timedelta(seconds=ttl), scopes=["admin"] if admin else []
+        )
+    except ValueError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        nudge.stop()
+    typer.echo(issued)
 
 
 @app.command("seed-demo")

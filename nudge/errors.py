@@ -14,6 +14,10 @@ class NudgeError(Exception):
         self.message = message
         self.details = details or []
 
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
+
 
 class NotFound(NudgeError):
     status = 404
@@ -36,3 +40,30 @@ class Conflict(NudgeError):
 class Unavailable(NudgeError):
     status = 503
     code = "unavailable"
+
+
+class Unauthorized(NudgeError):
+    status = 401
+    code = "unauthorized"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="nudge"'}
+
+
+class Forbidden(NudgeError):
+    status = 403
+    code = "forbidden"
+
+
+class TooManyRequests(NudgeError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}

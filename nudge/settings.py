@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +43,22 @@ class Settings(BaseSettings):
     scheduler: bool = True
     sweep_batch_size: int = Field(default=500, ge=1, le=10_000)
 
+    # Credentials. Unset outside production: generated once under data_dir (0600 files).
+    gateway_token: SecretStr | None = None
+    admin_token: SecretStr | None = None
+    jwt_secret: SecretStr | None = None
+    tip_rate_limit: str = Field(
+        default="30/minute",
+        description="tip requests per caller and user, e.g. 30/minute (N/second|minute|hour)",
+    )
+
+    retention_days: int = Field(
+        default=90, ge=1, le=3650, description="keep tips, provenance and feedback this long"
+    )
+    event_retention_days: int = Field(
+        default=7, ge=1, le=365, description="keep published outbox events this long"
+    )
+
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     max_signals_per_batch: int = Field(default=500, ge=1, le=10_000)
     max_signal_payload_bytes: int = Field(default=16_384, ge=256)
@@ -63,7 +79,27 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "production must not start the embedded LLM (NUDGE_EMBEDDED_LLM=false)"
                 )
+            if self.gateway_token is None or self.jwt_secret is None:
+                raise ValueError(
+                    "production needs NUDGE_GATEWAY_TOKEN and NUDGE_JWT_SECRET "
+                    "(credentials are generated only for development)"
+                )
+        for name in ("gateway_token", "admin_token", "jwt_secret"):
+            secret = getattr(self, name)
+            if secret is not None and len(secret.get_secret_value()) < 32:
+                raise ValueError(f"NUDGE_{name.upper()} must be at least 32 characters")
         return self
+
+    @field_validator("tip_rate_limit")
+    @classmethod
+    def _parse_rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate like 30/minute") from exc
+        return value
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -141,3 +141,8 @@ def settings_for(database: Database, tmp_path: Path) -> MakeSettings:
         return Settings(**values)
 
     return make
+
+
+def gateway_headers(nudge: Any) -> dict[str, str]:
+    """The gateway's bearer credential of a test Nudge (generated under its data dir)."""
+    return {"Authorization": f"Bearer {nudge.credentials.gateway_token}"}

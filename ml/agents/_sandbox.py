@@ -27,7 +27,7 @@ from jinja2 import (
     pass_environment,
     pass_eval_context,
 )
-from jinja2.exceptions import SecurityError
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.filters import make_attrgetter, sync_do_join
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
@@ -155,10 +155,47 @@ def compile_template(env: SandboxEnvironment, source: str) -> Template:
     """Parse, instrument and compile `source`; Jinja's TemplateSyntaxError on bad syntax."""
     if len(source) > MAX_SOURCE_CHARS:
         raise SecurityError(f"template is longer than {MAX_SOURCE_CHARS} characters")
-    tree = _Instrument().visit(env.parse(source))
+    parsed = env.parse(source)
+    _refuse_escapes(parsed)
+    tree = _Instrument().visit(parsed)
     assert isinstance(tree, nodes.Template)
     tree.set_environment(env)
     return env.from_string(tree)
+
+
+_NO_LOADING = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
+
+
+def _refuse_escapes(tree: nodes.Template) -> None:
+    """Reject at load what the sandbox would only refuse at render time.
+
+    Private or dunder attribute names (``x.__class__``, ``x['_y']``, ``x | attr('__y')``),
+    ``self`` (the template's own reference) and include/import/extends (there is no
+    loader: templates are single manifests) never belong in a manifest's template, so the
+    author hears about them from ``nudge agents validate`` rather than from failed sweeps.
+    """
+    for node in tree.find_all(nodes.Node):
+        name: object = None
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            name = node.arg.value
+        elif isinstance(node, nodes.Filter) and node.name == "attr" and node.args:
+            first = node.args[0]
+            name = first.value if isinstance(first, nodes.Const) else None
+        if isinstance(name, str) and name.startswith("_"):
+            raise TemplateSyntaxError(
+                f"attribute {name!r} is not allowed: names starting with '_' reach Python "
+                "internals",
+                node.lineno,
+            )
+        if isinstance(node, _NO_LOADING):
+            raise TemplateSyntaxError(
+                "include, import and extends are not available: a template is self-contained",
+                node.lineno,
+            )
+        if isinstance(node, nodes.Name) and node.ctx == "load" and node.name == "self":
+            raise TemplateSyntaxError("'self' is not available in templates", node.lineno)
 
 
 class SandboxEnvironment(ImmutableSandboxedEnvironment):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -73,6 +73,23 @@ class PrecomputeScheduler:
                 **now_kw,
             )
             self._plans[agent_id] = plan
+
+    def every(self, name: str, interval: timedelta, job: Callable[[], object]) -> None:
+        """Also run ``job`` every ``interval`` (housekeeping that is not an agent's sweep)."""
+
+        def guarded() -> None:
+            try:
+                job()
+            except Exception:
+                log.exception("job %s failed; it runs again in %s", name, interval)
+
+        self._scheduler.add_job(
+            guarded,
+            IntervalTrigger(seconds=interval.total_seconds(), timezone=UTC),
+            id=f"job:{name}",
+            name=name,
+            replace_existing=True,
+        )
 
     def _sweep(self, agent_id: str) -> None:
         try:

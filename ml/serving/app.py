@@ -10,10 +10,11 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from ml.registry.registry import Registry
-from ml.serving.caller import resolve_caller
+from ml.serving.auth import Authenticator, caller_dependency
 from ml.serving.errors import BodyLimit, ErrorResponse, install_error_handlers
 from ml.serving.orchestrator import Orchestrator
-from ml.serving.routes import agents, health, signals, tips
+from ml.serving.ratelimit import TipRateLimit
+from ml.serving.routes import agents, health, privacy, signals, tips
 from ml.serving.routes.health import ReadinessCheck
 from ml.serving.tip_store import TipStore
 from nudge.clock import Clock
@@ -31,6 +32,7 @@ class Services:
     engine: Engine
     clock: Clock
     registry: Callable[[], Registry]
+    reload_registry: Callable[[], Registry]
     orchestrator: Orchestrator
     tips: TipStore
     profiles: ProfileStore
@@ -38,6 +40,8 @@ class Services:
     readiness: ReadinessCheck
     on_signals: Callable[[], None]
     max_request_bytes: int
+    auth: Authenticator
+    tip_rate: TipRateLimit
 
 
 def create_app(
@@ -51,6 +55,8 @@ def create_app(
         description="One timely, actionable, explainable tip per user.",
         lifespan=lifespan,
         responses={
+            401: {"model": ErrorResponse, "description": "missing or invalid credential"},
+            403: {"model": ErrorResponse, "description": "the credential cannot do this"},
             404: {"model": ErrorResponse, "description": "unknown user, tip or route"},
             413: {"model": ErrorResponse, "description": "request body too large"},
             422: {
@@ -61,7 +67,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=services.max_request_bytes)
-    caller = resolve_caller
+    caller = caller_dependency(services.auth)
     app.include_router(health.make_router(services.readiness))
     app.include_router(
         profile_api.make_router(
@@ -70,7 +76,12 @@ def create_app(
     )
     app.include_router(signals.make_router(services.signals, caller, services.on_signals))
     app.include_router(
-        tips.make_router(services.orchestrator, services.tips, services.clock, caller)
+        tips.make_router(
+            services.orchestrator, services.tips, services.clock, caller, services.tip_rate
+        )
     )
-    app.include_router(agents.make_router(services.registry, services.engine, caller))
+    app.include_router(privacy.make_router(services.engine, services.clock, caller))
+    app.include_router(
+        agents.make_router(services.registry, services.reload_registry, services.engine, caller)
+    )
     return app

@@ -81,3 +81,29 @@ class RegistryOut(BaseModel):
     loaded_at: datetime
     agents: list[AgentOut]
     rejected: list[LoadErrorOut]
+
+
+Rows = list[dict[str, Any]]
+
+
+class UserExport(BaseModel):
+    """Everything stored about one user: the rows of each table, and their events."""
+
+    user_id: str
+    exported_at: datetime
+    users: Rows
+    preferences: Rows
+    contexts: Rows
+    consents: Rows
+    consent_history: Rows = Field(description="every grant and revocation, oldest first")
+    signals: Rows
+    agent_outputs: Rows
+    tips: Rows = Field(description="with their provenance")
+    tip_feedback: Rows
+    suppressions: Rows
+    events: Rows = Field(description="events about this user not yet pruned from the outbox")
+
+
+class UserDeletedOut(BaseModel):
+    user_id: str
+    deleted: dict[str, int] = Field(description="rows erased, per table")

@@ -201,6 +201,13 @@ class TipStore:
             raise NotFound("tip", tip_id)
         return StoredTip(**row._mapping)
 
+    def owner_of(self, tip_id: str) -> str:
+        with self.engine.connect() as conn:
+            owner = conn.execute(select(tips.c.user_id).where(tips.c.tip_id == tip_id)).scalar()
+        if owner is None:
+            raise NotFound("tip", tip_id)
+        return str(owner)
+
     def recent(self, user_id: str, limit: int) -> list[TipHead]:
         """The user's latest tips, newest first."""
         with self.engine.connect() as conn:

@@ -16,6 +16,7 @@ class Topic:
     TIP_SERVED = "tip.served"
     TIP_FEEDBACK = "tip.feedback"
     CONSENT_CHANGED = "consent.changed"
+    USER_DELETED = "user.deleted"
 
 
 def append(conn: Connection, topic: str, key: str, payload: dict[str, Any], now: datetime) -> None:

@@ -20,9 +20,10 @@ import pytest
 
 from ml.serving.llm import LiteLLMClient, load_model_list
 from nudge.bootstrap import bootstrap, build_app
+from nudge.credentials import GATEWAY_FILE
 from nudge.seed import seed_demo
 from nudge.settings import REPO_ROOT
-from tests.conftest import MakeSettings
+from tests.conftest import MakeSettings, gateway_headers
 from tests.llm_fixtures import EmbeddedLLMProcess
 
 pytestmark = pytest.mark.llm
@@ -66,6 +67,7 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
                     "nudge run did not become ready:\n" + (data / "nudge.log").read_text()
                 )
             time.sleep(0.2)
+        client.headers["Authorization"] = f"Bearer {(data / GATEWAY_FILE).read_text().strip()}"
         yield client
     finally:
         client.close()
@@ -111,6 +113,14 @@ def test_demo_tip_explain_feedback_cycle(product: httpx.Client) -> None:
         assert reasons[agent_id] == "snoozed"
 
 
+def test_the_product_refuses_anonymous_callers(product: httpx.Client) -> None:
+    anonymous = httpx.get(f"{product.base_url}/v1/users/alice/tip", timeout=10, trust_env=False)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "unauthorized"
+    wrong = product.get("/v1/users/alice/profile", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+
+
 def test_bob_tip_never_uses_calendar(product: httpx.Client) -> None:
     tip = product.get("/v1/users/bob/tip").json()
     prov = product.get(f"/v1/tips/{tip['tip_id']}/explain").json()["provenance"]
@@ -133,7 +143,7 @@ def test_llm_down_gives_fallback_with_200(
     nudge = bootstrap(settings, llm=LiteLLMClient(models))
     seed_demo(nudge, nudge.clock())
     nudge.sweeper.sweep_all()
-    with TestClient(build_app(nudge, start=False)) as client:
+    with TestClient(build_app(nudge, start=False), headers=gateway_headers(nudge)) as client:
         server.kill()
         started = time.monotonic()
         response = client.get("/v1/users/alice/tip")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from ml.serving.llm import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
 from nudge.storage.tables import signals
-from tests.conftest import FixedClock, MakeSettings
+from tests.conftest import FixedClock, MakeSettings, gateway_headers
 
 
 @pytest.fixture
@@ -26,7 +26,11 @@ def nudge(settings_for: MakeSettings, clock: FixedClock) -> Iterator[Nudge]:
 
 @pytest.fixture
 def client(nudge: Nudge) -> Iterator[TestClient]:
-    with TestClient(build_app(nudge, start=False), raise_server_exceptions=False) as c:
+    with TestClient(
+        build_app(nudge, start=False),
+        raise_server_exceptions=False,
+        headers=gateway_headers(nudge),
+    ) as c:
         yield c
 
 

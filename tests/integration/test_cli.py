@@ -289,3 +289,33 @@ def test_migrate_creates_the_schema_and_is_harmless_twice(
         assert count(engine, users) == 1, "a second migrate keeps the data"
     finally:
         engine.dispose()
+
+
+def test_token_prints_a_user_jwt_signed_with_the_local_secret(tmp_path: Path) -> None:
+    import jwt
+
+    env = base_env(tmp_path)
+    result = run(env, "token", "alice", "--ttl", "600")
+    assert result.exit_code == 0, result.output
+    secret = (tmp_path / "jwt-secret").read_text().strip()
+    claims = jwt.decode(result.output.strip(), secret, algorithms=["HS256"])
+    assert claims["sub"] == "alice" and claims["exp"] - claims["iat"] == 600
+    assert "scope" not in claims
+    admin = jwt.decode(
+        run(env, "token", "ops", "--admin").output.strip(), secret, algorithms=["HS256"]
+    )
+    assert admin["scope"] == "admin"
+
+
+@pytest.mark.parametrize(
+    ("args", "mentions"),
+    [
+        (["token", "../etc"], "not a valid user id"),
+        (["token", "alice", "--ttl", "5"], "--ttl"),
+        (["token", "alice", "--ttl", "soon"], "--ttl"),
+    ],
+)
+def test_token_refuses_bad_input(tmp_path: Path, args: list[str], mentions: str) -> None:
+    result = run(base_env(tmp_path), *args)
+    assert result.exit_code == 2
+    assert mentions in flat(result.output)

@@ -15,7 +15,7 @@ from nudge.bootstrap import bootstrap, build_app
 from nudge.demo import demo_signals
 from nudge.signals import SignalIn
 from nudge.storage.tables import agent_outputs
-from tests.conftest import FixedClock, MakeSettings
+from tests.conftest import FixedClock, MakeSettings, gateway_headers
 
 KEYS = ["tasks.read", "calendar.read", "habits.read", "health.read", "reading.read"]
 CONTEXTS = [None, "vacation", "sleep", "commute"]
@@ -86,6 +86,6 @@ def test_no_snippet_without_consent(settings_for: MakeSettings, clock: FixedCloc
             if entry["agent_id"] in forbidden and entry["reason"] != "disabled":
                 assert entry["reason"] == "missing_consent"
 
-    with TestClient(build_app(nudge, start=False)) as client:
+    with TestClient(build_app(nudge, start=False), headers=gateway_headers(nudge)) as client:
         check()
     nudge.stop()

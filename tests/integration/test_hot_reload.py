@@ -15,7 +15,7 @@ from ml.serving.llm import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
 from nudge.seed import seed_demo
 from nudge.settings import REPO_ROOT
-from tests.conftest import FixedClock, MakeSettings
+from tests.conftest import FixedClock, MakeSettings, gateway_headers
 
 GREETING = """\
 id: greeting
@@ -56,7 +56,9 @@ def live(
         llm=llm,
     )
     seed_demo(nudge, clock())
-    with TestClient(build_app(nudge)) as client:  # the lifespan starts watcher and scheduler
+    with TestClient(
+        build_app(nudge), headers=gateway_headers(nudge)
+    ) as client:  # the lifespan starts watcher and scheduler
         yield nudge, client, llm, manifests
 
 
@@ -127,7 +129,7 @@ def test_version_bump_makes_older_outputs_ineligible(
     path = manifests / "tasks.yaml"
     path.write_text(path.read_text().replace("version: 1", "version: 2"))
     nudge.registry.reload()
-    with TestClient(build_app(nudge, start=False)) as client:
+    with TestClient(build_app(nudge, start=False), headers=gateway_headers(nudge)) as client:
         llm.push(
             json.dumps(
                 {

@@ -19,7 +19,7 @@ from ml.serving.llm import FakeLLM, LLMError
 from nudge.bootstrap import Nudge, bootstrap, build_app
 from nudge.seed import seed_demo
 from nudge.storage.tables import agent_outputs, tips
-from tests.conftest import FixedClock, MakeSettings
+from tests.conftest import FixedClock, MakeSettings, gateway_headers
 
 
 @dataclass
@@ -42,7 +42,7 @@ def env(settings_for: MakeSettings, clock: FixedClock) -> Iterator[Env]:
     nudge = bootstrap(settings_for(), clock=clock, llm=llm)
     seed_demo(nudge, clock())
     nudge.sweeper.sweep_all()
-    with TestClient(build_app(nudge, start=False)) as client:
+    with TestClient(build_app(nudge, start=False), headers=gateway_headers(nudge)) as client:
         yield Env(nudge, client, llm, clock)
     nudge.stop()
 

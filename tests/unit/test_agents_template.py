@@ -202,7 +202,24 @@ def test_signals_passed_in_are_capped_to_the_most_recent() -> None:
     ],
 )
 def test_sandbox_escapes_fail(source: str) -> None:
-    agent = TemplateAgent(source, agent_id="evil")
+    """Refused when the manifest loads where that can be seen, else by the sandbox."""
+    with pytest.raises(TemplateError):
+        agent = TemplateAgent(source, agent_id="evil")
+        agent.compute(inp([article("a", {"title": "t"})]))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ signals | attr('_' ~ '_class__') }}",
+        "{% set n = '__cla' ~ 'ss__' %}{{ ''[n] }}",
+        "{% set n = '__glob' ~ 'als__' %}{{ (cycler.reset | attr(n)) }}",
+        "{{ user | attr(['_', '_class__'] | join) }}",
+    ],
+)
+def test_names_built_at_render_time_meet_the_sandbox(source: str) -> None:
+    """Names the load-time check cannot see still never reach Python internals."""
+    agent = TemplateAgent(source, agent_id="evil")  # nothing visible to refuse at load
     with pytest.raises(TemplateError):
         agent.compute(inp([article("a", {"title": "t"})]))
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from ml.serving.auth import Caller, require_owner
+from ml.serving.errors import ErrorResponse
 from ml.serving.orchestrator import Orchestrator, ServedTip
+from ml.serving.ratelimit import TipRateLimit
 from ml.serving.schemas import ExplainOut, FeedbackIn, FeedbackOut, TipOut
 from ml.serving.tip_store import TipStore
 from nudge.clock import Clock
@@ -37,18 +40,28 @@ def tip_out(served: ServedTip) -> TipOut:
 
 
 def make_router(
-    orchestrator: Orchestrator, tips: TipStore, clock: Clock, caller: Callable[..., Any]
+    orchestrator: Orchestrator,
+    tips: TipStore,
+    clock: Clock,
+    caller: Callable[..., Caller],
+    rate: TipRateLimit,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["tips"], dependencies=[Depends(caller)])
 
-    @router.get("/users/{user_id}/tip", response_model=TipOut)
+    @router.get(
+        "/users/{user_id}/tip",
+        response_model=TipOut,
+        responses={429: {"model": ErrorResponse, "description": "rate limited; see Retry-After"}},
+    )
     async def get_tip(
         user_id: UserIdPath,
+        who: Caller = Depends(caller),
         refresh: Annotated[
             bool, Query(description="write a new tip even if nothing changed since the last one")
         ] = False,
     ) -> TipOut:
         """One tip for the user, with the agents it is based on."""
+        rate.check(who, user_id)
         return tip_out(await orchestrator.tip_for(user_id, refresh=refresh))
 
     @router.get("/users/{user_id}/tips", response_model=list[TipOut])
@@ -60,9 +73,10 @@ def make_router(
         return [tip_out(ServedTip(t, cached=False)) for t in tips.recent(user_id, limit)]
 
     @router.get("/tips/{tip_id}/explain", response_model=ExplainOut)
-    def explain(tip_id: TipIdPath) -> ExplainOut:
+    def explain(tip_id: TipIdPath, who: Caller = Depends(caller)) -> ExplainOut:
         """The provenance of a tip: what was cited, what was excluded and why, how it was made."""
         t = tips.get(tip_id)
+        require_owner(who, t.user_id)
         return ExplainOut(
             tip_id=t.tip_id,
             user_id=t.user_id,
@@ -79,8 +93,9 @@ def make_router(
         )
 
     @router.post("/tips/{tip_id}/feedback", response_model=FeedbackOut)
-    def feedback(tip_id: TipIdPath, body: FeedbackIn) -> FeedbackOut:
+    def feedback(tip_id: TipIdPath, body: FeedbackIn, who: Caller = Depends(caller)) -> FeedbackOut:
         """Record done, snooze (until a time) or dismiss; repeating a reaction changes nothing."""
+        require_owner(who, tips.owner_of(tip_id))
         now = clock()
         if body.reaction == "snooze":
             if body.snooze_until is None:

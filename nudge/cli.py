@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import tempfile
 from functools import partial
@@ -43,11 +42,10 @@ def _settings(**overrides: object) -> Settings:
         raise typer.Exit(2) from None
 
 
-def _logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # One line per LLM health probe or scheduler tick drowns what matters.
-    for noisy in ("httpx", "apscheduler.executors.default"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _logging(settings: Settings) -> None:
+    from nudge.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
 
 
 @app.command()
@@ -61,8 +59,8 @@ def run(
 
     from nudge.bootstrap import bootstrap, build_app
 
-    _logging()
     settings = _settings()
+    _logging(settings)
     nudge = bootstrap(settings)
     if demo:
         from nudge.seed import seed_demo
@@ -82,7 +80,8 @@ def run(
         build_app(nudge, sweep_now=False),
         host=host or settings.host,
         port=port or settings.port,
-        log_level="info",
+        log_config=None,  # uvicorn's loggers go through ours (JSON by default)
+        access_log=False,  # one access line per request comes from RequestContext
     )
 
 

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
         default=7, ge=1, le=365, description="keep published outbox events this long"
     )
 
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     max_signals_per_batch: int = Field(default=500, ge=1, le=10_000)
     max_signal_payload_bytes: int = Field(default=16_384, ge=256)

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from ml.registry.registry import Registry
 from ml.serving.auth import Authenticator, caller_dependency
 from ml.serving.errors import BodyLimit, ErrorResponse, install_error_handlers
+from ml.serving.observability import Metrics, RequestContext
 from ml.serving.orchestrator import Orchestrator
 from ml.serving.ratelimit import TipRateLimit
 from ml.serving.routes import agents, health, privacy, signals, tips
@@ -66,9 +67,11 @@ def create_app(
         },
     )
     install_error_handlers(app)
+    metrics = Metrics(services.engine)
     app.add_middleware(BodyLimit, max_bytes=services.max_request_bytes)
+    app.add_middleware(RequestContext, metrics=metrics)  # outermost: sees every response
     caller = caller_dependency(services.auth)
-    app.include_router(health.make_router(services.readiness))
+    app.include_router(health.make_router(services.readiness, metrics))
     app.include_router(
         profile_api.make_router(
             services.profiles, lambda key: services.registry().agents_requiring(key), caller
@@ -77,7 +80,12 @@ def create_app(
     app.include_router(signals.make_router(services.signals, caller, services.on_signals))
     app.include_router(
         tips.make_router(
-            services.orchestrator, services.tips, services.clock, caller, services.tip_rate
+            services.orchestrator,
+            services.tips,
+            services.clock,
+            caller,
+            services.tip_rate,
+            metrics.tip,
         )
     )
     app.include_router(privacy.make_router(services.engine, services.clock, caller))

@@ -55,6 +55,8 @@ class GenerationConfig:
 class ServedTip:
     tip: TipHead
     cached: bool
+    generation: Generation | None = None
+    """How the text came about; None when a stored tip was served again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +151,7 @@ class Orchestrator:
             total_ms=(time.perf_counter() - started) * 1000,
         )
         await anyio.to_thread.run_sync(self._tips.save, tip, row)
-        return ServedTip(tip, cached=False)
+        return ServedTip(tip, cached=False, generation=generation)
 
     async def _write(self, plan: _Plan, registry: Registry, template: PromptTemplate) -> Generation:
         """Ask the LLM and validate its answer; fall back deterministically when either fails."""

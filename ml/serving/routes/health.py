@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+import anyio
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from ml.serving.observability import Metrics
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, Any]]]
 
 
-def make_router(readiness: ReadinessCheck) -> APIRouter:
+def make_router(readiness: ReadinessCheck, metrics: Metrics) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
@@ -28,5 +32,15 @@ def make_router(readiness: ReadinessCheck) -> APIRouter:
         checks = await readiness()
         ready = all(c.get("ok", False) or c.get("degraded_only", False) for c in checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @router.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    )
+    async def prometheus() -> Response:
+        """Requests, tips, LLM latency and tokens, sweeps per agent, outbox backlog."""
+        body = await anyio.to_thread.run_sync(metrics.render)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -45,6 +45,7 @@ def make_router(
     clock: Clock,
     caller: Callable[..., Caller],
     rate: TipRateLimit,
+    on_served: Callable[[ServedTip], None],
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["tips"], dependencies=[Depends(caller)])
 
@@ -62,7 +63,9 @@ def make_router(
     ) -> TipOut:
         """One tip for the user, with the agents it is based on."""
         rate.check(who, user_id)
-        return tip_out(await orchestrator.tip_for(user_id, refresh=refresh))
+        served = await orchestrator.tip_for(user_id, refresh=refresh)
+        on_served(served)
+        return tip_out(served)
 
     @router.get("/users/{user_id}/tips", response_model=list[TipOut])
     def list_tips(

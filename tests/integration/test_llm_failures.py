@@ -172,3 +172,72 @@ def test_no_outbound_connection_on_import_or_call(embedded_llm_url: str) -> None
     assert out.returncode == 0, out.stderr
     assert "STRAY []" in out.stdout, out.stdout
     assert "CONNECTS 0" not in out.stdout  # the hook did see the loopback calls
+
+
+class _CountingServer:
+    """An OpenAI-compatible stub that answers every chat call and counts TCP connections."""
+
+    def __init__(self) -> None:
+        import http.server
+        import json
+
+        peers: set[tuple[str, int]] = set()
+        self.peers = peers
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real server
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                peers.add(self.client_address)
+                body = json.dumps(
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": "stub",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": '{"tip": "Drink"}'},
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_calls_reuse_one_connection() -> None:
+    """A new SDK client per call would open a new connection per tip (and keep the old)."""
+    import asyncio
+
+    server = _CountingServer()
+    try:
+        client = client_for(server.base_url)
+
+        async def five() -> list[str]:
+            return [(await client.complete(tip_request(5.0))).content for _ in range(5)]
+
+        answers = asyncio.run(five())
+    finally:
+        server.close()
+    assert answers == ['{"tip": "Drink"}'] * 5
+    assert len(server.peers) == 1, f"{len(server.peers)} connections for 5 calls"

@@ -46,7 +46,15 @@ def _check_prefs(prefs: dict[str, Any]) -> dict[str, Any]:
     return prefs
 
 
-Timezone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_check_timezone)]
+# The pattern is the shape of an IANA name ("UTC", "Europe/Paris", "Etc/GMT+5"); whether
+# the zone exists is checked against the tz database.
+Timezone = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$"
+    ),
+    AfterValidator(_check_timezone),
+]
 AwareDatetime = Annotated[datetime, AfterValidator(_check_aware)]
 
 

@@ -24,6 +24,14 @@ MAX_CITED = 2
 MIN_WORDS = 3
 _LABEL = re.compile(r"^(?:tip|answer)\s*\d*\s*[:.-]\s*", re.IGNORECASE)
 
+# Words addressed to a model, not to a person: a tip carrying them is an injected
+# instruction copied out of a snippet (a task titled "ignore previous instructions…").
+_ADDRESSED_TO_MODEL = re.compile(
+    r"\b(?:system prompt|(?:previous|prior|above) instructions|ignore (?:all|any|the|your)"
+    r"|disregard (?:all|any|the|your)|you are now|debug mode|developer mode|jailbreak"
+    r"|as an ai|language model)\b",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"\d{1,2}:\d{2}|[^\W_]{4,}")
 _STOPWORDS = frozenset(
     """about after again also because before being could each from have into just last
@@ -113,6 +121,8 @@ def parse_answer(
     for needle in ("<snippet", "</snippet", *forbidden):
         if needle.lower() in lowered:
             raise InvalidAnswer("tip repeats prompt markup or instructions")
+    if _ADDRESSED_TO_MODEL.search(tip):
+        raise InvalidAnswer("tip speaks to a model, not to the user (an injected instruction?)")
     if is_degenerate(tip):
         raise InvalidAnswer("tip repeats itself")
     if len(tip.split()) < MIN_WORDS:

@@ -56,6 +56,7 @@ def create_app(
         description="One timely, actionable, explainable tip per user.",
         lifespan=lifespan,
         responses={
+            400: {"model": ErrorResponse, "description": "the body could not be parsed"},
             401: {"model": ErrorResponse, "description": "missing or invalid credential"},
             403: {"model": ErrorResponse, "description": "the credential cannot do this"},
             404: {"model": ErrorResponse, "description": "unknown user, tip or route"},

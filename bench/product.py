@@ -121,9 +121,9 @@ class ProductProcess:
 
     def memory(self) -> dict[str, Any]:
         """VmHWM (peak RSS) and VmRSS of the process, and of each child process if any."""
-        found: dict[str, Any] = {"pid": self.pid, **_status(self.pid), "children": []}
+        found: dict[str, Any] = {"pid": self.pid, **read_status(self.pid), "children": []}
         for child in _children(self.pid):
-            found["children"].append({"pid": child, **_status(child)})
+            found["children"].append({"pid": child, **read_status(child)})
         found["total_hwm_kib"] = found["VmHWM"] + sum(c["VmHWM"] for c in found["children"])
         return found
 
@@ -141,7 +141,7 @@ class ProductProcess:
         return self.proc.returncode
 
 
-def _status(pid: int) -> dict[str, int]:
+def read_status(pid: int) -> dict[str, int]:
     values = {"VmHWM": 0, "VmRSS": 0}
     try:
         text = Path(f"/proc/{pid}/status").read_text()

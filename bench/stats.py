@@ -32,6 +32,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 class Summary:
     n: int
     p50: float
+    p95: float
     p99: float
     mean: float
     min: float
@@ -45,6 +46,7 @@ def summarize(values: Sequence[float]) -> Summary:
     return Summary(
         n=len(values),
         p50=percentile(values, 50),
+        p95=percentile(values, 95),
         p99=percentile(values, 99),
         mean=sum(values) / len(values),
         min=min(values),

@@ -185,6 +185,7 @@ def bootstrap(
             retries=settings.llm_retries,
             max_tokens=settings.llm_max_tokens,
             temperature=settings.llm_temperature,
+            retry_failed_after=timedelta(seconds=settings.llm_retry_after_s),
         ),
     )
     return Nudge(

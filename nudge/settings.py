@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     llm_retries: int = Field(default=1, ge=0, le=5)
     llm_max_tokens: int = Field(default=280, ge=16, le=2048)
     llm_temperature: float = Field(default=0.2, ge=0, le=2)
+    llm_retry_after_s: float = Field(
+        default=120, ge=0, le=86_400, description="serve an LLM-failure fallback this long"
+    )
 
     scheduler: bool = True
     sweep_batch_size: int = Field(default=500, ge=1, le=10_000)

@@ -58,7 +58,7 @@ def postgres_schema() -> Iterator[str]:
     if not DATABASE_URL:
         pytest.skip("DATABASE_URL is not set")
     schema = f"t_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(_pg_url(DATABASE_URL))
+    admin = create_engine(_pg_url(DATABASE_URL), pool_pre_ping=True)  # survives a restart test
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     engine = make_engine(postgres_url(schema))
@@ -127,12 +127,23 @@ MakeSettings = Callable[..., Any]
 @pytest.fixture
 def settings_for(database: Database, tmp_path: Path) -> MakeSettings:
     """Settings for a test Nudge on ``database``; nothing starts by itself."""
+    return _settings_maker(tmp_path, database.url)
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> MakeSettings:
+    """The same on SQLite only: for tests about the LLM, where the backend changes nothing
+    and a second run would only double a minute of model time."""
+    return _settings_maker(tmp_path, None)
+
+
+def _settings_maker(tmp_path: Path, database_url: str | None) -> MakeSettings:
     from nudge.settings import Settings
 
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "data_dir": tmp_path / "data",
-            "database_url": database.url,
+            "database_url": database_url,
             "embedded_llm": False,
             "watch_manifests": False,
             "scheduler": False,

@@ -32,14 +32,14 @@ class EmbeddedLLMProcess:
         self.log = log
 
     @classmethod
-    def start(cls, timeout: float = START_TIMEOUT_S) -> EmbeddedLLMProcess:
-        """Start a server on a free port and return once ``/health`` answers ok."""
+    def start(cls, timeout: float = START_TIMEOUT_S, port: int = 0) -> EmbeddedLLMProcess:
+        """Start a server (on a free port by default); return once ``/health`` answers ok."""
         fd, name = tempfile.mkstemp(prefix="embedded-llm-", suffix=".log")
         os.close(fd)
         log = Path(name)
         with log.open("w") as stderr:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "nudge.embedded_llm", "--port", "0"],
+                [sys.executable, "-m", "nudge.embedded_llm", "--port", str(port)],
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 text=True,
@@ -62,6 +62,17 @@ class EmbeddedLLMProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    @property
+    def port(self) -> int:
+        return int(self.base_url.removesuffix("/v1").rsplit(":", 1)[1])
+
+    def pause(self) -> None:
+        """Simulate a hang: SIGSTOP. The kernel still accepts connections; nothing answers."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """Simulate a crash: SIGKILL, no clean shutdown."""
         if self.alive:
@@ -71,6 +82,7 @@ class EmbeddedLLMProcess:
     def stop(self) -> None:
         """Ask for a clean shutdown (SIGTERM); kill if it does not exit in 10 s."""
         if self.alive:
+            self.resume()  # a paused process cannot handle SIGTERM
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)
@@ -124,12 +136,12 @@ def embedded_llm_url(embedded_llm: EmbeddedLLMProcess) -> str:
 
 
 @pytest.fixture
-def spawn_embedded_llm() -> Iterator[Callable[[], EmbeddedLLMProcess]]:
+def spawn_embedded_llm() -> Iterator[Callable[..., EmbeddedLLMProcess]]:
     """A factory of private servers (about 1 s each), all stopped after the test."""
     started: list[EmbeddedLLMProcess] = []
 
-    def spawn() -> EmbeddedLLMProcess:
-        server = EmbeddedLLMProcess.start()
+    def spawn(port: int = 0) -> EmbeddedLLMProcess:
+        server = EmbeddedLLMProcess.start(port=port)
         started.append(server)
         return server
 

@@ -65,6 +65,10 @@ def create_app(
                 "model": ErrorResponse,
                 "description": "invalid request; details name each problem",
             },
+            503: {
+                "model": ErrorResponse,
+                "description": "the database is unavailable; nothing was stored; see Retry-After",
+            },
         },
     )
     install_error_handlers(app)

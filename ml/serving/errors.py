@@ -10,6 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -80,6 +82,20 @@ def install_error_handlers(app: FastAPI) -> None:
             413: "too_large",
         }.get(exc.status_code, "error")
         return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeout)
+    async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # Nothing was committed: the caller may retry. Only the type is logged (the
+        # message of a failed statement can hold its parameters).
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return error_response(
+            503,
+            "unavailable",
+            "the database is unavailable; nothing was stored, retry shortly",
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

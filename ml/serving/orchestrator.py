@@ -10,7 +10,7 @@ import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
@@ -38,7 +38,8 @@ from nudge_profile.model import Profile
 
 log = logging.getLogger(__name__)
 
-# A tip that fell back because the LLM failed is not reused: the next request retries.
+# A tip that fell back because the LLM failed is reused only for a while: after
+# ``GenerationConfig.retry_failed_after`` the next request asks the model again.
 _RETRYABLE = frozenset({"llm_timeout", "llm_unreachable", "llm_error", "invalid_answer"})
 
 
@@ -49,6 +50,9 @@ class GenerationConfig:
     retries: int = 1
     max_tokens: int = 280
     temperature: float = 0.2
+    retry_failed_after: timedelta = timedelta(minutes=2)
+    """How long a fallback caused by the LLM is served again before the LLM is retried.
+    Retrying on every poll turned a slow or failing model into a queue of doomed calls."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +139,10 @@ class Orchestrator:
             and last is not None
             and last.fingerprint == plan.fingerprint
             and not plan.feedback_since_last
-            and last.fallback_reason not in _RETRYABLE
+            and (
+                last.fallback_reason not in _RETRYABLE
+                or now - last.created_at < self._config.retry_failed_after
+            )
         ):
             count = await anyio.to_thread.run_sync(self._tips.mark_served_again, last.tip_id, now)
             return ServedTip(replace(last, serve_count=count, last_served_at=now), cached=True)

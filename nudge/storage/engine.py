@@ -19,11 +19,20 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=pool_size
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=pool_size,
+            hide_parameters=True,  # errors and logs never carry row contents
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,  # a connection broken by a database restart is replaced, not used
+        hide_parameters=True,  # errors and logs never carry row contents
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

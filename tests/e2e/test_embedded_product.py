@@ -131,12 +131,12 @@ def test_bob_tip_never_uses_calendar(product: httpx.Client) -> None:
 
 
 def test_llm_down_gives_fallback_with_200(
-    settings_for: MakeSettings, spawn_embedded_llm: Callable[[], EmbeddedLLMProcess]
+    sqlite_settings: MakeSettings, spawn_embedded_llm: Callable[[], EmbeddedLLMProcess]
 ) -> None:
     from fastapi.testclient import TestClient
 
     server = spawn_embedded_llm()
-    settings = settings_for(llm_timeout_s=5.0)
+    settings = sqlite_settings(llm_timeout_s=5.0)
     models = load_model_list(
         settings.litellm_config, substitutions={"embedded_llm": server.base_url}
     )

@@ -67,12 +67,12 @@ template: |
 
 @pytest.fixture
 def nudge(
-    settings_for: MakeSettings, clock: FixedClock, embedded_llm_url: str, tmp_path: Path
+    sqlite_settings: MakeSettings, clock: FixedClock, embedded_llm_url: str, tmp_path: Path
 ) -> Iterator[Nudge]:
     manifests = tmp_path / "manifests"
     shutil.copytree(Path(__file__).resolve().parents[2] / "manifests", manifests)
     (manifests / "injector.yaml").write_text(HOSTILE_TEMPLATE, encoding="utf-8")
-    settings = settings_for(manifests_dir=manifests, llm_timeout_s=20.0, llm_temperature=0.0)
+    settings = sqlite_settings(manifests_dir=manifests, llm_timeout_s=20.0, llm_temperature=0.0)
     models = load_model_list(
         settings.litellm_config, substitutions={"embedded_llm": embedded_llm_url}
     )

@@ -146,11 +146,11 @@ def test_ungrounded_or_looping_tips_fall_back(env: Env) -> None:
     assert body["fallback"] is True and prov["fallback_reason"] == "invalid_answer"
     assert "no content word" in prov["llm_error"]
     env.answer("Sprint planning", ["calendar"])
-    body = env.client.get("/v1/users/alice/tip").json()
+    body = env.client.get("/v1/users/alice/tip", params={"refresh": "true"}).json()
     prov = env.client.get(f"/v1/tips/{body['tip_id']}/explain").json()["provenance"]
     assert body["fallback"] is True and "fewer than 3 words" in prov["llm_error"]
     env.answer("Tip 1: Send the Q3 invoice", ["tasks"])
-    body = env.client.get("/v1/users/alice/tip").json()
+    body = env.client.get("/v1/users/alice/tip", params={"refresh": "true"}).json()
     assert body["fallback"] is False and body["text"] == "Send the Q3 invoice"
     env.answer("Send the invoice, send the invoice, send the invoice, send the invoice.", ["tasks"])
     body = env.client.get("/v1/users/alice/tip", params={"refresh": "true"}).json()
@@ -207,7 +207,7 @@ def test_dismiss_hides_the_snippet_until_it_changes(env: Env) -> None:
         ("not json at all", "invalid_answer"),
     ],
 )
-def test_llm_failure_gives_a_fallback_tip_and_is_not_cached(
+def test_llm_failure_gives_a_fallback_tip_retried_after_a_while(
     env: Env, failure: object, reason: str
 ) -> None:
     env.llm.push(failure)  # type: ignore[arg-type]
@@ -217,9 +217,16 @@ def test_llm_failure_gives_a_fallback_tip_and_is_not_cached(
     assert body["fallback"] is True and body["agents"] == ["tasks"]  # tasks has the top priority
     prov = env.client.get(f"/v1/tips/{body['tip_id']}/explain").json()["provenance"]
     assert prov["fallback_reason"] == reason
+    calls = len(env.llm.requests)
+    env.clock.advance(seconds=60)  # within the retry delay: the fallback is served again
+    again = env.client.get("/v1/users/alice/tip").json()
+    assert again["tip_id"] == body["tip_id"] and again["cached"] is True
+    assert len(env.llm.requests) == calls
+    env.clock.advance(seconds=61)  # past it: the model is asked again
     env.answer("Send the Q3 invoice before the stand-up.", ["tasks"])
     retried = env.client.get("/v1/users/alice/tip").json()
     assert retried["fallback"] is False and retried["tip_id"] != body["tip_id"]
+    assert len(env.llm.requests) == calls + 1
 
 
 def test_user_with_nothing_eligible_gets_a_fallback_that_says_so(env: Env) -> None:

@@ -1,0 +1,86 @@
+"""The LLM hangs, dies and comes back: tips keep coming, within the deadline, no restart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ml.serving.llm import LiteLLMClient, load_model_list
+from nudge.bootstrap import bootstrap, build_app
+from nudge.seed import seed_demo
+from tests.conftest import MakeSettings, gateway_headers
+
+if TYPE_CHECKING:
+    from tests.llm_fixtures import EmbeddedLLMProcess
+
+pytestmark = pytest.mark.llm
+
+# Long enough for a first, uncached prompt of ~850 tokens on this CPU (5-8 s), short
+# enough to wait out twice.
+TIMEOUT_S = 15.0
+MARGIN_S = 2.0
+LLM_DOWN = {"llm_timeout", "llm_unreachable", "llm_error"}
+
+
+def _tip(client: TestClient) -> tuple[float, dict[str, Any]]:
+    started = time.monotonic()
+    r = client.get("/v1/users/alice/tip", params={"refresh": "true"})
+    elapsed = time.monotonic() - started
+    assert r.status_code == 200, r.text
+    explain = client.get(f"/v1/tips/{r.json()['tip_id']}/explain").json()
+    return elapsed, explain
+
+
+def _written_by_the_model(explain: dict[str, Any]) -> bool:
+    """The model answered (its answer may still fail validation: a tiny model)."""
+    prov = explain["provenance"]
+    return explain["fallback_reason"] not in LLM_DOWN and prov["tokens"]["completion"] > 0
+
+
+def test_hang_death_and_return_of_the_llm(
+    sqlite_settings: MakeSettings, spawn_embedded_llm: Callable[..., EmbeddedLLMProcess]
+) -> None:
+    server = spawn_embedded_llm()
+    settings = sqlite_settings(llm_timeout_s=TIMEOUT_S, llm_retries=1)
+    models = load_model_list(
+        settings.litellm_config, substitutions={"embedded_llm": server.base_url}
+    )
+    nudge = bootstrap(settings, llm=LiteLLMClient(models))
+    seed_demo(nudge, nudge.clock())
+    nudge.sweeper.sweep_all()
+    try:
+        with TestClient(build_app(nudge, start=False), headers=gateway_headers(nudge)) as c:
+            _, explain = _tip(c)
+            assert _written_by_the_model(explain)
+            assert c.get("/readyz").json()["checks"]["llm"]["ok"] is True
+
+            server.pause()  # a real hang: connections are accepted, nothing answers
+            elapsed, explain = _tip(c)
+            assert elapsed < TIMEOUT_S + MARGIN_S
+            assert explain["fallback"] is True
+            assert explain["fallback_reason"] == "llm_timeout"
+            ready = c.get("/readyz")
+            assert ready.status_code == 200  # degraded, still serving
+            assert ready.json()["checks"]["llm"]["ok"] is False
+
+            server.resume()
+            _, explain = _tip(c)
+            assert _written_by_the_model(explain)
+
+            port = server.port
+            server.kill()  # a crash: nothing listens any more
+            elapsed, explain = _tip(c)
+            assert elapsed < TIMEOUT_S + MARGIN_S
+            assert explain["fallback_reason"] == "llm_unreachable"
+            assert c.get("/readyz").json()["checks"]["llm"]["ok"] is False
+
+            spawn_embedded_llm(port)  # back on the same address; Nudge is not restarted
+            _, explain = _tip(c)
+            assert _written_by_the_model(explain)
+            assert c.get("/readyz").json()["checks"]["llm"]["ok"] is True
+    finally:
+        nudge.stop()

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast lint typecheck bench openapi schema clean
+.PHONY: install run test test-fast lint typecheck bench openapi schema proto clean
 
 install: $(STAMP)
 
@@ -39,6 +39,10 @@ openapi: install
 
 schema: install
 	$(BIN)/python -m ml.registry.schema
+
+# Regenerate nudge/events/pb from proto/ (add --release to store the released descriptor).
+proto: install
+	$(BIN)/python -m nudge.events.proto_gen
 
 clean:
 	rm -rf $(VENV) .nudge .pytest_cache .mypy_cache .ruff_cache

@@ -103,6 +103,7 @@ def _measure(ctx: BenchContext, backend: str, url: str | None) -> dict[str, Any]
     settings = Settings(
         data_dir=data,
         database_url=url,
+        nats_url=None,
         manifests_dir=manifests,
         embedded_llm=False,
         scheduler=False,

@@ -50,6 +50,7 @@ def demo_nudge(ctx: BenchContext) -> DemoNudge:
     settings = Settings(
         data_dir=ctx.tmpdir("demo-"),
         database_url=None,
+        nats_url=None,
         embedded_llm=False,
         scheduler=False,
         watch_manifests=False,

@@ -93,6 +93,7 @@ def sweep_now(product: ProductProcess) -> None:
     """Compute the new users' outputs now (the scheduler would within 15 minutes)."""
     env = {**os.environ, "NUDGE_DATA_DIR": str(product.data_dir), "NUDGE_EMBEDDED_LLM": "false"}
     env.pop("DATABASE_URL", None)
+    env.pop("NATS_URL", None)
     subprocess.run(
         [sys.executable, "-m", "nudge.cli", "sweep"],
         env=env,

@@ -27,6 +27,7 @@ from nudge.clock import Clock, utc_now
 from nudge.credentials import Credentials, load_or_create
 from nudge.embedded_llm import EmbeddedLLM
 from nudge.events.bus import InProcessBus, OutboxRelay
+from nudge.events.jetstream import JetStreamPublisher
 from nudge.retention import RetentionPolicy, prune
 from nudge.settings import Settings
 from nudge.signals import SignalStore
@@ -51,7 +52,7 @@ class Nudge:
     tips: TipStore
     sweeper: Sweeper
     orchestrator: Orchestrator
-    bus: InProcessBus
+    bus: InProcessBus | JetStreamPublisher
     relay: OutboxRelay
     auth: Authenticator
     credentials: Credentials
@@ -109,8 +110,9 @@ class Nudge:
     def stop(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
-        if "relay" in self._started:
-            self.relay.stop()
+        self.relay.stop()  # also when a caller started it directly
+        if isinstance(self.bus, JetStreamPublisher):
+            self.bus.close()
         if "registry" in self._started:
             self.registry.stop()
         if "llm" in self._started and self.embedded_llm is not None:
@@ -137,6 +139,9 @@ class Nudge:
         checks["llm"] = {"ok": llm_ok, "degraded_only": True, "alias": alias}
         if self.settings.scheduler:
             checks["scheduler"] = {"ok": self.scheduler is not None and self.scheduler.running}
+        if isinstance(self.bus, JetStreamPublisher):
+            # Writes go on while NATS is away: the outbox keeps the events until it is back.
+            checks["bus"] = {"ok": self.bus.connected, "degraded_only": True}
         return checks
 
 
@@ -172,7 +177,9 @@ def bootstrap(
         jwt_secret=credentials.jwt_secret,
         clock=clock,
     )
-    bus = InProcessBus()
+    bus: InProcessBus | JetStreamPublisher = (
+        JetStreamPublisher(settings.nats_url) if settings.nats_url else InProcessBus()
+    )
     prompt = PromptTemplate.load()
     orchestrator = Orchestrator(
         tips=tips,

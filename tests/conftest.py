@@ -144,6 +144,7 @@ def _settings_maker(tmp_path: Path, database_url: str | None) -> MakeSettings:
         values: dict[str, Any] = {
             "data_dir": tmp_path / "data",
             "database_url": database_url,
+            "nats_url": None,  # the in-process bus unless a test asks for JetStream
             "embedded_llm": False,
             "watch_manifests": False,
             "scheduler": False,

@@ -84,21 +84,28 @@ class OutboxRelay:
             .order_by(outbox.c.id)
             .limit(self._batch_size)
         )
+        failure: Exception | None = None
+        sent: list[int] = []
         with self._engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = conn.execute(query).all()
             for row in rows:
-                self._publisher.publish(
-                    Event(row.id, row.topic, row.key, dict(row.payload), row.created_at)
-                )
-            if rows:
+                try:
+                    self._publisher.publish(
+                        Event(row.id, row.topic, row.key, dict(row.payload), row.created_at)
+                    )
+                except Exception as exc:
+                    failure = exc  # the rest stay pending, in order, for the next attempt
+                    break
+                sent.append(row.id)
+            if sent:  # what the publisher took is marked, even when a later row failed
                 conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_([r.id for r in rows]))
-                    .values(published_at=self._clock())
+                    update(outbox).where(outbox.c.id.in_(sent)).values(published_at=self._clock())
                 )
-        return len(rows)
+        if failure is not None:
+            raise failure
+        return len(sent)
 
     def kick(self) -> None:
         """Ask the background loop to drain now rather than at its next tick."""
@@ -117,10 +124,17 @@ class OutboxRelay:
             self._thread.join(timeout=10)
 
     def _loop(self, interval_s: float) -> None:
+        failing = False
         while not self._stop.is_set():
             self._wake.wait(interval_s)
             self._wake.clear()
             try:
                 self.drain()
-            except Exception:
-                log.exception("outbox relay failed; will retry")
+            except Exception as exc:
+                if not failing:  # once per outage, not once a second
+                    log.warning("outbox relay cannot publish (%s); will retry", exc)
+                failing = True
+                continue
+            if failing:
+                log.info("outbox relay publishing again")
+            failing = False

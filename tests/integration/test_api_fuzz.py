@@ -53,6 +53,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Nudge, Any
     nudge = bootstrap(
         Settings(
             data_dir=data,
+            database_url=None,
+            nats_url=None,
             embedded_llm=False,
             scheduler=False,
             watch_manifests=False,

@@ -43,6 +43,7 @@ def base_env(data_dir: Path) -> Env:
         "NUDGE_MANIFESTS_DIR": str(REPO_MANIFESTS),
         "NUDGE_AGENT_PACKAGES": None,
         "DATABASE_URL": None,
+        "NATS_URL": None,
         "COLUMNS": "1000",
     }
 

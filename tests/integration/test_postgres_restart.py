@@ -57,6 +57,7 @@ def nudge(postgres_schema: str, tmp_path: Path) -> Iterator[Nudge]:
     settings = Settings(
         data_dir=tmp_path / "data",
         database_url=postgres_url(postgres_schema),
+        nats_url=None,
         embedded_llm=False,
         scheduler=False,
         watch_manifests=False,

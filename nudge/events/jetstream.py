@@ -1,0 +1,170 @@
+"""Publish outbox events to NATS JetStream, from the (synchronous) outbox relay.
+
+Subjects (see README, "Events"): ``nudge.events.<topic>`` on the ``NUDGE_EVENTS`` stream
+(limits retention, file storage, deduplicated on ``Nats-Msg-Id`` = the outbox id) and
+``nudge.jobs.>`` on the ``NUDGE_JOBS`` stream (work-queue retention, for precompute
+workers). Both are created or updated idempotently when a connection is made.
+
+nats-py is asynchronous; the relay is a thread. The publisher owns an event loop in a
+thread of its own and the relay waits on each publish acknowledgement, so a row is
+marked published only after JetStream has stored it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+from nudge.events.bus import Event
+from nudge.events.codec import SUBJECT_PREFIX, encode, subject_of
+
+log = logging.getLogger(__name__)
+
+EVENTS_STREAM = "NUDGE_EVENTS"
+JOBS_STREAM = "NUDGE_JOBS"
+JOBS_PREFIX = "nudge.jobs."
+T = TypeVar("T")
+
+
+def message_id(event: Event) -> str:
+    """``Nats-Msg-Id``: the outbox id, qualified by the row's creation time in µs.
+
+    The same row republished after a crash gets the same id and JetStream drops it. The
+    bare id would also collide across databases (a new one starts again at 1, a second
+    deployment on the same NATS), and JetStream would drop real events as duplicates.
+    """
+    micros = int(event.created_at.timestamp() * 1_000_000)
+    return f"{event.id}-{micros}"
+
+
+class BusUnavailable(RuntimeError):
+    """JetStream did not take the event; the outbox keeps it for the next attempt."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamLimits:
+    events_max_age_s: float = 7 * 86_400
+    # Long enough to cover a relay retrying after a crash: a republish inside it is dropped.
+    duplicate_window_s: float = 3_600
+
+
+def stream_configs(limits: StreamLimits) -> list[StreamConfig]:
+    return [
+        StreamConfig(
+            name=EVENTS_STREAM,
+            subjects=[SUBJECT_PREFIX + ">"],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=limits.events_max_age_s,
+            duplicate_window=limits.duplicate_window_s,
+        ),
+        StreamConfig(
+            name=JOBS_STREAM,
+            subjects=[JOBS_PREFIX + ">"],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            duplicate_window=limits.duplicate_window_s,
+        ),
+    ]
+
+
+async def ensure_streams(js: JetStreamContext, limits: StreamLimits) -> None:
+    """Create the streams, or bring an existing one's configuration up to date."""
+    for config in stream_configs(limits):
+        try:
+            await js.add_stream(config)
+        except BadRequestError:  # it exists with another configuration
+            await js.update_stream(config)
+
+
+class JetStreamPublisher:
+    """A ``Publisher`` for ``OutboxRelay`` that waits for JetStream's acknowledgement."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        limits: StreamLimits | None = None,
+        timeout_s: float = 5.0,
+    ) -> None:
+        self._url = url
+        self._limits = limits or StreamLimits()
+        self._timeout_s = timeout_s
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="jetstream", daemon=True
+        )
+        self._thread.start()
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    def publish(self, event: Event) -> None:
+        subject, data = subject_of(event.topic), encode(event)
+        self._run(self._publish(subject, data, message_id(event)))
+
+    def close(self) -> None:
+        with contextlib.suppress(BusUnavailable):
+            self._run(self._close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._loop.is_closed() or not self._loop.is_running():
+            coro.close()
+            raise BusUnavailable("the JetStream publisher is closed")
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout=self._timeout_s * 2)
+        except BusUnavailable:
+            raise
+        except Exception as exc:
+            future.cancel()
+            raise BusUnavailable(f"JetStream at {self._url}: {type(exc).__name__}: {exc}") from exc
+
+    async def _publish(self, subject: str, data: bytes, msg_id: str) -> None:
+        js = await self._jetstream()
+        ack = await js.publish(
+            subject, data, timeout=self._timeout_s, headers={"Nats-Msg-Id": msg_id}
+        )
+        if ack.duplicate:
+            log.info("event %s was already in the stream (republished after a crash)", msg_id)
+
+    async def _jetstream(self) -> JetStreamContext:
+        if self._nc is not None and self._js is not None and not self._nc.is_closed:
+            return self._js
+        try:
+            nc = await nats.connect(
+                self._url,
+                connect_timeout=min(2.0, self._timeout_s),
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+            )
+        except Exception as exc:
+            raise BusUnavailable(f"cannot connect to NATS at {self._url}: {exc}") from exc
+        js = nc.jetstream(timeout=self._timeout_s)
+        await ensure_streams(js, self._limits)
+        self._nc, self._js = nc, js
+        log.info("connected to NATS JetStream at %s", self._url)
+        return js
+
+    async def _close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            await self._nc.drain()
+        self._nc = self._js = None

@@ -13,6 +13,7 @@ import anyio
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from ml.precompute.refresh import LocalRefresh, RefreshTrigger
 from ml.precompute.scheduler import PrecomputeScheduler
 from ml.precompute.sweep import Sweeper
 from ml.registry.watcher import LiveRegistry
@@ -28,6 +29,7 @@ from nudge.credentials import Credentials, load_or_create
 from nudge.embedded_llm import EmbeddedLLM
 from nudge.events.bus import InProcessBus, OutboxRelay
 from nudge.events.jetstream import JetStreamPublisher
+from nudge.events.outbox import Topic
 from nudge.retention import RetentionPolicy, prune
 from nudge.settings import Settings
 from nudge.signals import SignalStore
@@ -56,6 +58,7 @@ class Nudge:
     relay: OutboxRelay
     auth: Authenticator
     credentials: Credentials
+    local_refresh: LocalRefresh | None = None
     scheduler: PrecomputeScheduler | None = None
     _started: list[str] = field(default_factory=list)
 
@@ -111,6 +114,8 @@ class Nudge:
         if self.scheduler is not None:
             self.scheduler.stop()
         self.relay.stop()  # also when a caller started it directly
+        if self.local_refresh is not None:
+            self.local_refresh.close()
         if isinstance(self.bus, JetStreamPublisher):
             self.bus.close()
         if "registry" in self._started:
@@ -195,6 +200,17 @@ def bootstrap(
             retry_failed_after=timedelta(seconds=settings.llm_retry_after_s),
         ),
     )
+    sweeper = Sweeper(engine, lambda: registry.current, clock, batch_size=settings.sweep_batch_size)
+    local_refresh = None
+    if isinstance(bus, InProcessBus):
+        # Embedded: a signal batch re-runs the agents that read it, here, right after commit.
+        # (Distributed, `nudge scheduler` turns SignalsIngested into jobs for the workers.)
+        local_refresh = LocalRefresh(sweeper.sweep_users)
+        trigger = RefreshTrigger(lambda: registry.current, clock, local_refresh.submit)
+        bus.subscribe(
+            Topic.SIGNALS_INGESTED,
+            lambda event: trigger.on_signals(event.payload["user_id"], event.payload["kinds"]),
+        )
     return Nudge(
         settings=settings,
         clock=clock,
@@ -210,24 +226,28 @@ def bootstrap(
             max_payload_bytes=settings.max_signal_payload_bytes,
         ),
         tips=tips,
-        sweeper=Sweeper(
-            engine, lambda: registry.current, clock, batch_size=settings.sweep_batch_size
-        ),
+        sweeper=sweeper,
         orchestrator=orchestrator,
         bus=bus,
         relay=OutboxRelay(engine, bus, clock),
         auth=auth,
         credentials=credentials,
+        local_refresh=local_refresh,
     )
 
 
-def build_app(nudge: Nudge, *, start: bool = True, sweep_now: bool = True) -> FastAPI:
-    """The HTTP app; its lifespan starts and stops the background parts."""
+def build_app(
+    nudge: Nudge, *, start: bool = True, sweep_now: bool = True, scheduler: bool | None = None
+) -> FastAPI:
+    """The HTTP app; its lifespan starts and stops the background parts
+    (``scheduler=False``: HTTP, relay and watcher only, as ``nudge api``)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if start:
-            await anyio.to_thread.run_sync(lambda: nudge.start(sweep_now=sweep_now))
+            await anyio.to_thread.run_sync(
+                lambda: nudge.start(sweep_now=sweep_now, scheduler=scheduler)
+            )
             await nudge.orchestrator.warm_up()
         try:
             yield

@@ -86,6 +86,56 @@ def run(
 
 
 @app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="listen address (NUDGE_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (NUDGE_PORT)")] = None,
+) -> None:
+    """Serve HTTP only (with the outbox relay): schedulers and workers run elsewhere."""
+    import uvicorn
+
+    from nudge.bootstrap import bootstrap, build_app
+
+    settings = _settings()
+    _logging(settings)
+    nudge = bootstrap(settings)
+    uvicorn.run(
+        build_app(nudge, sweep_now=False, scheduler=False),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@app.command()
+def scheduler() -> None:
+    """Enqueue sweep jobs at each agent's interval, and refresh jobs for new signals (NATS)."""
+    from nudge.distributed import run_scheduler
+
+    settings = _settings(embedded_llm=False)
+    _logging(settings)
+    _require_nats(settings)
+    run_scheduler(settings)
+
+
+@app.command()
+def worker() -> None:
+    """Pull sweep jobs from NATS JetStream and run them; run as many as you like."""
+    from nudge.distributed import run_worker
+
+    settings = _settings(embedded_llm=False)
+    _logging(settings)
+    _require_nats(settings)
+    run_worker(settings)
+
+
+def _require_nats(settings: Settings) -> None:
+    if not settings.nats_url:
+        err.print("error: NATS_URL is not set: scheduler and worker talk through JetStream")
+        raise typer.Exit(2)
+
+
+@app.command()
 def token(
     user_id: Annotated[str, typer.Argument(help="the user the token acts for")],
     ttl: Annotated[int, typer.Option(min=60, max=30 * 86400, help="lifetime in seconds")] = 3600,

@@ -20,9 +20,17 @@ class PrecomputeScheduler:
     """One interval job per enabled agent, kept in step with the live registry."""
 
     def __init__(
-        self, sweeper: Sweeper, registry: Callable[[], Registry], *, workers: int = 2
+        self,
+        sweeper: Sweeper,
+        registry: Callable[[], Registry],
+        *,
+        workers: int = 2,
+        fire: Callable[[str], object] | None = None,
     ) -> None:
+        """``fire(agent_id)`` runs at each agent's interval: a sweep here by default, or
+        enqueueing jobs for workers (``nudge scheduler``)."""
         self._sweeper = sweeper
+        self._fire = fire or sweeper.sweep
         self._registry = registry
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -93,6 +101,6 @@ class PrecomputeScheduler:
 
     def _sweep(self, agent_id: str) -> None:
         try:
-            self._sweeper.sweep(agent_id)
+            self._fire(agent_id)
         except Exception:
             log.exception("sweep of %s failed", agent_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -90,32 +90,66 @@ class Sweeper:
 
     def sweep(self, agent_id: str, progress: Progress | None = None) -> SweepReport:
         """Run one agent for all active users; failures are recorded, never raised."""
-        agent = self._registry().get(agent_id)
-        if agent is None:
-            raise NotFound("agent", agent_id)
+        agent = self._agent(agent_id)
         now = self._clock()
         report = SweepReport(agent.id, agent.version, started_at=now)
         if not agent.enabled:
             report.status = "disabled"
         else:
-            after: str | None = None
-            while report.status == "ok":
+            for ids in self.user_pages():
                 with self._engine.connect() as conn:
-                    page = self._load_batch(conn, after)
-                if not page:
-                    break
+                    page = self._load_users(conn, ids)
                 self._sweep_batch(agent, page, now, report)
-                after = page[-1].user_id
                 if progress is not None:
-                    progress(len(page))
+                    progress(len(ids))
+                if report.status != "ok":  # a hung agent: the rest waits for the next sweep
+                    break
+        return self._finish(report)
+
+    def sweep_users(self, agent_id: str, user_ids: Sequence[str]) -> SweepReport:
+        """Run one agent for these users only (a worker's job, a signal-triggered refresh)."""
+        agent = self._agent(agent_id)
+        report = SweepReport(agent.id, agent.version, started_at=self._clock())
+        if not agent.enabled:
+            report.status = "disabled"
+        else:
+            with self._engine.connect() as conn:
+                batch = self._load_users(conn, list(user_ids))
+            if batch:
+                self._sweep_batch(agent, batch, report.started_at, report)
+        return self._finish(report)
+
+    def user_pages(self) -> Iterator[list[str]]:
+        """The active users' ids, in pages of the batch size (what a scheduler enqueues)."""
+        after: str | None = None
+        while True:
+            query = select(users.c.user_id).where(users.c.active.is_(True))
+            if after is not None:
+                query = query.where(users.c.user_id > after)
+            with self._engine.connect() as conn:
+                page = list(
+                    conn.execute(query.order_by(users.c.user_id).limit(self._batch_size)).scalars()
+                )
+            if not page:
+                return
+            yield page
+            after = page[-1]
+
+    def _agent(self, agent_id: str) -> RegisteredAgent:
+        agent = self._registry().get(agent_id)
+        if agent is None:
+            raise NotFound("agent", agent_id)
+        return agent
+
+    def _finish(self, report: SweepReport) -> SweepReport:
         report.finished_at = self._clock()
         if report.status == "ok" and report.failures:
             report.status = "partial"
         self._record(report)
         log.info(
             "sweep %s v%d: %s, %d users, %d outputs, %d failures",
-            agent.id,
-            agent.version,
+            report.agent_id,
+            report.agent_version,
             report.status,
             report.users,
             report.outputs,
@@ -125,9 +159,7 @@ class Sweeper:
 
     def preview(self, agent_id: str, user_id: str) -> tuple[Snippet | None, str | None]:
         """Run one agent for one user and return its snippet or error; store nothing."""
-        agent = self._registry().get(agent_id)
-        if agent is None:
-            raise NotFound("agent", agent_id)
+        agent = self._agent(agent_id)
         with self._engine.connect() as conn:
             batch = self._load_users(conn, [user_id])
             if not batch:
@@ -144,13 +176,6 @@ class Sweeper:
             return None, f"timed out after {_seconds(agent)}s"
         outcome = result.outcomes[0]
         return outcome.snippet, outcome.error
-
-    def _load_batch(self, conn: Connection, after: str | None) -> list[_BatchUser]:
-        query = select(users.c.user_id).where(users.c.active.is_(True))
-        if after is not None:
-            query = query.where(users.c.user_id > after)
-        ids = list(conn.execute(query.order_by(users.c.user_id).limit(self._batch_size)).scalars())
-        return self._load_users(conn, ids)
 
     def _load_users(self, conn: Connection, ids: Sequence[str]) -> list[_BatchUser]:
         if not ids:

@@ -27,7 +27,7 @@ class Event:
     created_at: datetime
 
 
-Handler = Callable[[Event], None]
+Handler = Callable[[Event], object]
 
 
 class Publisher(Protocol):

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 EVENTS_STREAM = "NUDGE_EVENTS"
 JOBS_STREAM = "NUDGE_JOBS"
 JOBS_PREFIX = "nudge.jobs."
+DEAD_STREAM = "NUDGE_DEAD"
+DEAD_PREFIX = "nudge.dead."
 T = TypeVar("T")
 
 
@@ -76,6 +78,13 @@ def stream_configs(limits: StreamLimits) -> list[StreamConfig]:
             storage=StorageType.FILE,
             duplicate_window=limits.duplicate_window_s,
         ),
+        StreamConfig(
+            name=DEAD_STREAM,
+            subjects=[DEAD_PREFIX + ">"],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=limits.events_max_age_s,
+        ),
     ]
 
 
@@ -88,19 +97,17 @@ async def ensure_streams(js: JetStreamContext, limits: StreamLimits) -> None:
             await js.update_stream(config)
 
 
-class JetStreamPublisher:
-    """A ``Publisher`` for ``OutboxRelay`` that waits for JetStream's acknowledgement."""
+class LoopThread:
+    """A nats-py connection driven from synchronous code: an event loop in its own thread.
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        limits: StreamLimits | None = None,
-        timeout_s: float = 5.0,
-    ) -> None:
-        self._url = url
+    The connection is made on first use, with the streams ensured; a failure to connect or
+    to get an answer in time is a ``BusUnavailable``.
+    """
+
+    def __init__(self, url: str, *, limits: StreamLimits | None = None, timeout_s: float = 5.0):
+        self.url = url
+        self.timeout_s = timeout_s
         self._limits = limits or StreamLimits()
-        self._timeout_s = timeout_s
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="jetstream", daemon=True
@@ -113,58 +120,78 @@ class JetStreamPublisher:
     def connected(self) -> bool:
         return self._nc is not None and self._nc.is_connected
 
-    def publish(self, event: Event) -> None:
-        subject, data = subject_of(event.topic), encode(event)
-        self._run(self._publish(subject, data, message_id(event)))
-
     def close(self) -> None:
         with contextlib.suppress(BusUnavailable):
-            self._run(self._close())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        self._loop.close()
+            self.run(self._close())
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+            self._loop.close()
 
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+    def run(self, coro: Coroutine[Any, Any, T], *, timeout: float | None = -1) -> T:
+        """Run ``coro`` on the loop and wait (``timeout=None``: as long as it takes)."""
         if self._loop.is_closed() or not self._loop.is_running():
             coro.close()
-            raise BusUnavailable("the JetStream publisher is closed")
+            raise BusUnavailable("the JetStream connection is closed")
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
-            return future.result(timeout=self._timeout_s * 2)
+            return future.result(timeout=self.timeout_s * 2 if timeout == -1 else timeout)
         except BusUnavailable:
             raise
         except Exception as exc:
             future.cancel()
-            raise BusUnavailable(f"JetStream at {self._url}: {type(exc).__name__}: {exc}") from exc
+            raise BusUnavailable(f"JetStream at {self.url}: {type(exc).__name__}: {exc}") from exc
 
-    async def _publish(self, subject: str, data: bytes, msg_id: str) -> None:
-        js = await self._jetstream()
-        ack = await js.publish(
-            subject, data, timeout=self._timeout_s, headers={"Nats-Msg-Id": msg_id}
-        )
-        if ack.duplicate:
-            log.info("event %s was already in the stream (republished after a crash)", msg_id)
-
-    async def _jetstream(self) -> JetStreamContext:
+    async def jetstream(self) -> JetStreamContext:
         if self._nc is not None and self._js is not None and not self._nc.is_closed:
             return self._js
         try:
             nc = await nats.connect(
-                self._url,
-                connect_timeout=min(2.0, self._timeout_s),
+                self.url,
+                connect_timeout=min(2.0, self.timeout_s),
                 allow_reconnect=True,
                 max_reconnect_attempts=-1,
                 reconnect_time_wait=0.5,
             )
         except Exception as exc:
-            raise BusUnavailable(f"cannot connect to NATS at {self._url}: {exc}") from exc
-        js = nc.jetstream(timeout=self._timeout_s)
+            raise BusUnavailable(f"cannot connect to NATS at {self.url}: {exc}") from exc
+        js = nc.jetstream(timeout=self.timeout_s)
         await ensure_streams(js, self._limits)
         self._nc, self._js = nc, js
-        log.info("connected to NATS JetStream at %s", self._url)
+        log.info("connected to NATS JetStream at %s", self.url)
         return js
 
     async def _close(self) -> None:
         if self._nc is not None and not self._nc.is_closed:
-            await self._nc.drain()
+            # Not drain(): every publish was acknowledged already, and a drain waits on a
+            # worker's pending fetch.
+            await self._nc.close()
         self._nc = self._js = None
+        # Whatever nats-py still runs (reconnect loops, a worker's fetch) ends here, not
+        # as "Task was destroyed but it is pending" when the loop closes.
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        # Whatever nats-py still runs (reconnect loops, a worker's fetch) ends here, not
+        # as "Task was destroyed but it is pending" when the loop closes.
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+class JetStreamPublisher(LoopThread):
+    """A ``Publisher`` for ``OutboxRelay`` that waits for JetStream's acknowledgement."""
+
+    def publish(self, event: Event) -> None:
+        subject, data = subject_of(event.topic), encode(event)
+        self.run(self._publish(subject, data, message_id(event)))
+
+    async def _publish(self, subject: str, data: bytes, msg_id: str) -> None:
+        js = await self.jetstream()
+        ack = await js.publish(
+            subject, data, timeout=self.timeout_s, headers={"Nats-Msg-Id": msg_id}
+        )
+        if ack.duplicate:
+            log.info("event %s was already in the stream (republished after a crash)", msg_id)

@@ -10,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -30,42 +27,9 @@ from nudge.events.jetstream import EVENTS_STREAM, JOBS_STREAM
 from nudge.seed import seed_demo
 from nudge.storage.tables import outbox
 from tests.conftest import IN_CI, FixedClock, MakeSettings, gateway_headers
+from tests.nats_server import NatsServer
 
 pytestmark = pytest.mark.nats
-SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
-
-
-class NatsServer:
-    """nats-server -js on 127.0.0.1:port with its own store; stop and start at will."""
-
-    def __init__(self, store: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self.store = store
-        self.url = f"nats://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [SERVER, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("nats-server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-        self.proc = None
 
 
 @pytest.fixture
@@ -74,8 +38,6 @@ def server(tmp_path: Path) -> Iterator[NatsServer]:
         if IN_CI:
             pytest.fail("CI=true but NATS_URL is unset: the NATS suite must run")
         pytest.skip("NATS_URL is not set")
-    if not Path(SERVER).exists():
-        pytest.fail(f"NATS_URL is set but there is no nats-server binary at {SERVER}")
     srv = NatsServer(tmp_path / "jetstream")
     yield srv
     srv.stop()
@@ -92,21 +54,28 @@ def nudge(server: NatsServer, settings_for: MakeSettings, clock: FixedClock) -> 
 
 
 def _stream(url: str) -> tuple[int, list[str], list[str]]:
-    """Messages in the events stream: count, their Nats-Msg-Ids, their subjects."""
+    """What a consumer of the events stream receives: count, Nats-Msg-Ids, subjects."""
 
     async def read() -> tuple[int, list[str], list[str]]:
         nc = await nats.connect(url)
         try:
             js = nc.jetstream()
-            info = await js.stream_info(EVENTS_STREAM)
-            ids, subjects = [], []
-            for seq in range(info.state.first_seq, info.state.last_seq + 1):
-                msg = await js.get_msg(EVENTS_STREAM, seq)
-                ids.append((msg.headers or {})["Nats-Msg-Id"])
-                subjects.append(msg.subject or "")
-                decode(msg.subject or "", msg.data or b"")  # every message parses
             await js.stream_info(JOBS_STREAM)  # created too
-            return info.state.messages, ids, subjects
+            # A fresh pull consumer from the start of the stream, as a new subscriber.
+            sub = await js.pull_subscribe("nudge.events.>", stream=EVENTS_STREAM)
+            ids, subjects = [], []
+            while True:
+                try:
+                    batch = await sub.fetch(100, timeout=1.0)
+                except TimeoutError:
+                    break
+                for msg in batch:
+                    ids.append((msg.headers or {})["Nats-Msg-Id"])
+                    subjects.append(msg.subject)
+                    decode(msg.subject, msg.data)  # every message parses
+                    await msg.ack()
+            await sub.unsubscribe()
+            return len(ids), ids, subjects
         finally:
             await nc.close()
 

@@ -23,7 +23,15 @@ from bench.stats import fmt_target, render_table
 
 # Run order: the two model benchmarks share one in-process LLM, stopped before the
 # process benchmarks start theirs; memory reads the process cold_start left running.
-BENCHMARKS = ("tip_vs_bare_llm", "context_fetch", "decode_schema", "cold_start", "memory", "load")
+BENCHMARKS = (
+    "tip_vs_bare_llm",
+    "context_fetch",
+    "decode_schema",
+    "cold_start",
+    "memory",
+    "load",
+    "relay",
+)
 NOISY_SHARE = 0.10  # others using more than this share of the cores: figures are suspect
 # Processes that work for a benchmark rather than compete with it.
 HELPERS = {"context_fetch": ("postgres",)}

@@ -158,3 +158,18 @@ def _settings_maker(tmp_path: Path, database_url: str | None) -> MakeSettings:
 def gateway_headers(nudge: Any) -> dict[str, str]:
     """The gateway's bearer credential of a test Nudge (generated under its data dir)."""
     return {"Authorization": f"Bearer {nudge.credentials.gateway_token}"}
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[Any]:
+    """A private nats-server (not started yet: tests start and stop it). Part of the NATS
+    suite: skipped without NATS_URL, and a failure under CI=true."""
+    from bench.natsd import NatsServer
+
+    if not os.environ.get("NATS_URL"):
+        if IN_CI:
+            pytest.fail("CI=true but NATS_URL is unset: the NATS suite must run")
+        pytest.skip("NATS_URL is not set")
+    server = NatsServer(tmp_path / "jetstream")
+    yield server
+    server.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -31,7 +31,9 @@ Handler = Callable[[Event], object]
 
 
 class Publisher(Protocol):
-    def publish(self, event: Event) -> None: ...
+    def publish_many(self, events: Sequence[Event]) -> tuple[int, Exception | None]:
+        """Publish in order; return how many went out and the error that stopped the rest."""
+        ...
 
 
 class InProcessBus:
@@ -43,6 +45,11 @@ class InProcessBus:
     def subscribe(self, topic: str, handler: Handler) -> None:
         """Call ``handler`` for every event of ``topic`` (``*`` for all topics)."""
         self._handlers[topic].append(handler)
+
+    def publish_many(self, events: Sequence[Event]) -> tuple[int, Exception | None]:
+        for event in events:
+            self.publish(event)
+        return len(events), None
 
     def publish(self, event: Event) -> None:
         for handler in [*self._handlers.get(event.topic, ()), *self._handlers.get("*", ())]:
@@ -84,28 +91,22 @@ class OutboxRelay:
             .order_by(outbox.c.id)
             .limit(self._batch_size)
         )
-        failure: Exception | None = None
-        sent: list[int] = []
         with self._engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = conn.execute(query).all()
-            for row in rows:
-                try:
-                    self._publisher.publish(
-                        Event(row.id, row.topic, row.key, dict(row.payload), row.created_at)
-                    )
-                except Exception as exc:
-                    failure = exc  # the rest stay pending, in order, for the next attempt
-                    break
-                sent.append(row.id)
-            if sent:  # what the publisher took is marked, even when a later row failed
+            events = [Event(r.id, r.topic, r.key, dict(r.payload), r.created_at) for r in rows]
+            # The rows after a failure stay pending, in order, for the next attempt; what
+            # the publisher took is marked even then.
+            sent, failure = self._publisher.publish_many(events) if events else (0, None)
+            if sent:
+                done = [e.id for e in events[:sent]]
                 conn.execute(
-                    update(outbox).where(outbox.c.id.in_(sent)).values(published_at=self._clock())
+                    update(outbox).where(outbox.c.id.in_(done)).values(published_at=self._clock())
                 )
         if failure is not None:
             raise failure
-        return len(sent)
+        return sent
 
     def kick(self) -> None:
         """Ask the background loop to drain now rather than at its next tick."""

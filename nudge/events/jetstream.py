@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -145,13 +145,19 @@ class LoopThread:
     async def jetstream(self) -> JetStreamContext:
         if self._nc is not None and self._js is not None and not self._nc.is_closed:
             return self._js
+        connect_timeout = min(2.0, self.timeout_s)
         try:
-            nc = await nats.connect(
-                self.url,
-                connect_timeout=min(2.0, self.timeout_s),
-                allow_reconnect=True,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
+            # Reconnect forever once connected; but with max_reconnect_attempts=-1 nats-py
+            # also retries a first connection forever, so that one is bounded here.
+            nc = await asyncio.wait_for(
+                nats.connect(
+                    self.url,
+                    connect_timeout=connect_timeout,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                ),
+                timeout=connect_timeout + 1,
             )
         except Exception as exc:
             raise BusUnavailable(f"cannot connect to NATS at {self.url}: {exc}") from exc
@@ -185,11 +191,34 @@ class JetStreamPublisher(LoopThread):
     """A ``Publisher`` for ``OutboxRelay`` that waits for JetStream's acknowledgement."""
 
     def publish(self, event: Event) -> None:
-        subject, data = subject_of(event.topic), encode(event)
-        self.run(self._publish(subject, data, message_id(event)))
+        _, failure = self.publish_many([event])
+        if failure is not None:
+            raise failure
 
-    async def _publish(self, subject: str, data: bytes, msg_id: str) -> None:
-        js = await self.jetstream()
+    def publish_many(self, events: Sequence[Event]) -> tuple[int, Exception | None]:
+        """Publish in order, each acknowledged before the next: one hop to the loop thread
+        for the whole batch. Returns how many were stored and what stopped the rest."""
+        messages = [(subject_of(e.topic), encode(e), message_id(e)) for e in events]
+        try:
+            return self.run(self._publish_all(messages), timeout=self.timeout_s * (2 + len(events)))
+        except BusUnavailable as exc:
+            return 0, exc
+
+    async def _publish_all(
+        self, messages: Sequence[tuple[str, bytes, str]]
+    ) -> tuple[int, Exception | None]:
+        try:
+            js = await self.jetstream()
+        except BusUnavailable as exc:
+            return 0, exc
+        for sent, (subject, data, msg_id) in enumerate(messages):
+            try:
+                await self._publish(js, subject, data, msg_id)
+            except Exception as exc:
+                return sent, BusUnavailable(f"JetStream at {self.url}: {type(exc).__name__}: {exc}")
+        return len(messages), None
+
+    async def _publish(self, js: JetStreamContext, subject: str, data: bytes, msg_id: str) -> None:
         ack = await js.publish(
             subject, data, timeout=self.timeout_s, headers={"Nats-Msg-Id": msg_id}
         )

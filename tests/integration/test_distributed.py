@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select
 
+from bench.natsd import NatsServer
 from ml.precompute.distributed import DistributedPrecompute
 from ml.serving.llm import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
@@ -23,22 +24,15 @@ from nudge.events.jetstream import DEAD_STREAM, JOBS_STREAM
 from nudge.events.jobs import JobQueue, SweepJob
 from nudge.seed import seed_demo
 from nudge.storage.tables import agent_outputs
-from tests.conftest import IN_CI, FixedClock, MakeSettings, gateway_headers
-from tests.nats_server import NatsServer
+from tests.conftest import FixedClock, MakeSettings, gateway_headers
 
 pytestmark = pytest.mark.nats
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[NatsServer]:
-    if not os.environ.get("NATS_URL"):
-        if IN_CI:
-            pytest.fail("CI=true but NATS_URL is unset: the NATS suite must run")
-        pytest.skip("NATS_URL is not set")
-    srv = NatsServer(tmp_path / "jetstream")
-    srv.start()
-    yield srv
-    srv.stop()
+def server(nats_server: NatsServer) -> NatsServer:
+    nats_server.start()
+    return nats_server
 
 
 @pytest.fixture

@@ -9,38 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import nats
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
+from bench.natsd import NatsServer
 from ml.serving.llm import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
 from nudge.events.codec import decode
 from nudge.events.jetstream import EVENTS_STREAM, JOBS_STREAM
 from nudge.seed import seed_demo
 from nudge.storage.tables import outbox
-from tests.conftest import IN_CI, FixedClock, MakeSettings, gateway_headers
-from tests.nats_server import NatsServer
+from tests.conftest import FixedClock, MakeSettings, gateway_headers
 
 pytestmark = pytest.mark.nats
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[NatsServer]:
-    if not os.environ.get("NATS_URL"):
-        if IN_CI:
-            pytest.fail("CI=true but NATS_URL is unset: the NATS suite must run")
-        pytest.skip("NATS_URL is not set")
-    srv = NatsServer(tmp_path / "jetstream")
-    yield srv
-    srv.stop()
+def server(nats_server: NatsServer) -> NatsServer:
+    return nats_server  # started by each test, when it wants the bus back
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -227,11 +227,13 @@ class FlakyPublisher:
         self.outage = outage
         self.delivered: list[int] = []
 
-    def publish(self, event: Event) -> None:
-        if self.outage > 0:
-            self.outage -= 1
-            raise ConnectionError("bus unreachable")
-        self.delivered.append(event.id)
+    def publish_many(self, events: Sequence[Event]) -> tuple[int, Exception | None]:
+        for sent, event in enumerate(events):
+            if self.outage > 0:
+                self.outage -= 1
+                return sent, ConnectionError("bus unreachable")
+            self.delivered.append(event.id)
+        return len(events), None
 
 
 def test_a_bus_outage_loses_no_event(nudge: Nudge, clock: FixedClock) -> None:

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from google.protobuf.message import Message
 from sqlalchemy import select
 
+from bench.natsd import NatsServer
 from bench.stats import summarize
 from ml.precompute.distributed import DistributedPrecompute
 from ml.precompute.refresh import RefreshTrigger
@@ -29,8 +30,7 @@ from nudge.events.jobs import EventConsumer, JobQueue
 from nudge.events.outbox import Topic
 from nudge.events.pb import events_pb2 as pb
 from nudge.storage.tables import agent_outputs
-from tests.conftest import IN_CI, MakeSettings, gateway_headers
-from tests.nats_server import NatsServer
+from tests.conftest import MakeSettings, gateway_headers
 
 ROUNDS = 8
 
@@ -89,13 +89,9 @@ def test_in_process_refresh(sqlite_settings: MakeSettings) -> None:
 
 @pytest.mark.nats
 def test_refresh_through_jetstream_and_a_worker(
-    sqlite_settings: MakeSettings, tmp_path: Path
+    sqlite_settings: MakeSettings, nats_server: NatsServer
 ) -> None:
-    if not os.environ.get("NATS_URL"):
-        if IN_CI:
-            pytest.fail("CI=true but NATS_URL is unset: the NATS suite must run")
-        pytest.skip("NATS_URL is not set")
-    server = NatsServer(tmp_path / "jetstream")
+    server = nats_server
     server.start()
     nudge = bootstrap(sqlite_settings(nats_url=server.url), llm=FakeLLM())
     queue, events = JobQueue(server.url), EventConsumer(server.url)
@@ -132,6 +128,5 @@ def test_refresh_through_jetstream_and_a_worker(
         events.close()
         queue.close()
         nudge.stop()
-        server.stop()
     _report("JetStream + worker", took)
     assert summarize(took).p95 < 5.0

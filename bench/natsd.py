@@ -1,4 +1,5 @@
-"""A private nats-server with JetStream for tests that stop and start it, or count on it."""
+"""A private nats-server with JetStream, for tests that stop and start it and benchmarks
+that count on it alone."""
 
 from __future__ import annotations
 

@@ -31,6 +31,7 @@ BENCHMARKS = (
     "memory",
     "load",
     "relay",
+    "sweep_scale",
 )
 NOISY_SHARE = 0.10  # others using more than this share of the cores: figures are suspect
 # Processes that work for a benchmark rather than compete with it.

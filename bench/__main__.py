@@ -35,7 +35,11 @@ BENCHMARKS = (
 )
 NOISY_SHARE = 0.10  # others using more than this share of the cores: figures are suspect
 # Processes that work for a benchmark rather than compete with it.
-HELPERS = {"context_fetch": ("postgres",)}
+HELPERS = {
+    "context_fetch": ("postgres",),
+    "relay": ("nats-server",),
+    "sweep_scale": ("postgres", "nats-server"),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

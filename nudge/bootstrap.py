@@ -61,6 +61,7 @@ class Nudge:
     local_refresh: LocalRefresh | None = None
     scheduler: PrecomputeScheduler | None = None
     _started: list[str] = field(default_factory=list)
+    _scheduler_expected: bool = False
 
     def services(self) -> Services:
         return Services(
@@ -95,7 +96,8 @@ class Nudge:
             self._started.append("registry")
         self.relay.start()
         self._started.append("relay")
-        if self.settings.scheduler if scheduler is None else scheduler:
+        self._scheduler_expected = self.settings.scheduler if scheduler is None else scheduler
+        if self._scheduler_expected:
             self.scheduler = PrecomputeScheduler(self.sweeper, lambda: self.registry.current)
             self.registry.on_change = self.scheduler.sync
             self.scheduler.start(sweep_now=sweep_now)
@@ -142,7 +144,7 @@ class Nudge:
         llm_ok = await self.llm.health(alias)
         # Tips still flow through the fallback when the LLM is down: degraded, not unready.
         checks["llm"] = {"ok": llm_ok, "degraded_only": True, "alias": alias}
-        if self.settings.scheduler:
+        if self._scheduler_expected:  # not in `nudge api`: schedulers run elsewhere
             checks["scheduler"] = {"ok": self.scheduler is not None and self.scheduler.running}
         if isinstance(self.bus, JetStreamPublisher):
             # Writes go on while NATS is away: the outbox keeps the events until it is back.

@@ -20,6 +20,8 @@ from nudge.credentials import GATEWAY_FILE
 from nudge.settings import REPO_ROOT, Settings
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from ml.precompute.sweep import SweepReport
     from nudge.bootstrap import Nudge
 
@@ -55,7 +57,6 @@ def run(
     port: Annotated[int | None, typer.Option(help="HTTP port (NUDGE_PORT)")] = None,
 ) -> None:
     """Run everything in one process: API, scheduler, precompute and the embedded LLM."""
-    import uvicorn
 
     from nudge.bootstrap import bootstrap, build_app
 
@@ -76,13 +77,7 @@ def run(
     else:
         bearer = "Authorization: Bearer $NUDGE_GATEWAY_TOKEN"
     out.print(f'Nudge is up: try [bold]curl -H "{bearer}" {where}/v1/users/alice/tip[/bold]')
-    uvicorn.run(
-        build_app(nudge, sweep_now=False),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_config=None,  # uvicorn's loggers go through ours (JSON by default)
-        access_log=False,  # one access line per request comes from RequestContext
-    )
+    _serve(build_app(nudge, sweep_now=False), host or settings.host, port or settings.port)
 
 
 @app.command()
@@ -91,19 +86,28 @@ def api(
     port: Annotated[int | None, typer.Option(help="HTTP port (NUDGE_PORT)")] = None,
 ) -> None:
     """Serve HTTP only (with the outbox relay): schedulers and workers run elsewhere."""
-    import uvicorn
 
     from nudge.bootstrap import bootstrap, build_app
 
     settings = _settings()
     _logging(settings)
     nudge = bootstrap(settings)
-    uvicorn.run(
+    _serve(
         build_app(nudge, sweep_now=False, scheduler=False),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_config=None,
-        access_log=False,
+        host or settings.host,
+        port or settings.port,
+    )
+
+
+def _serve(app: FastAPI, host: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,  # uvicorn's loggers go through ours (JSON by default)
+        access_log=False,  # one access line per request comes from RequestContext
     )
 
 

@@ -261,8 +261,9 @@ def _phases(
     from bench.stats import percentile
     from ml.registry.eligibility import candidates, decide
     from ml.serving.prompt import PromptSnippet, assemble
-    from ml.serving.tip_store import read_last_tip, read_outputs, read_profile, read_suppressions
+    from ml.serving.tip_store import read_last_tip, read_outputs, read_suppressions
     from nudge.storage.driver import Reader
+    from nudge_profile.store import read_profile
 
     spans: dict[str, list[float]] = {
         k: []
@@ -344,8 +345,8 @@ class _Floor:
     def prepare(self, users: set[str]) -> None:
         """The candidate agents of each user, as the plan will compute them (not timed)."""
         from ml.registry.eligibility import candidates
-        from ml.serving.tip_store import read_profile
         from nudge.storage.driver import Reader
+        from nudge_profile.store import read_profile
 
         agents = list(self._registry.agents.values())
         now = self._now_dt

@@ -95,14 +95,12 @@ class Nudge:
             self.registry.start()
             self._started.append("registry")
         self.relay.start()
-        self._started.append("relay")
         self._scheduler_expected = self.settings.scheduler if scheduler is None else scheduler
         if self._scheduler_expected:
             self.scheduler = PrecomputeScheduler(self.sweeper, lambda: self.registry.current)
             self.registry.on_change = self.scheduler.sync
             self.scheduler.start(sweep_now=sweep_now)
             self.scheduler.every("retention", timedelta(hours=1), self.prune)
-            self._started.append("scheduler")
 
     def prune(self) -> dict[str, int]:
         """Apply the retention policy now (the scheduler does it every hour)."""

@@ -65,6 +65,14 @@ def load_profile(reader: Reader, user_id: str) -> Profile | None:
     )
 
 
+def read_profile(reader: Reader, user_id: str) -> Profile:
+    """The user's profile; NotFound when there is no such user."""
+    profile = load_profile(reader, user_id)
+    if profile is None:
+        raise NotFound("user", user_id)
+    return profile
+
+
 class ProfileStore:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine
@@ -72,10 +80,7 @@ class ProfileStore:
 
     def get(self, user_id: str) -> Profile:
         with Reader(self._engine) as reader:
-            profile = load_profile(reader, user_id)
-        if profile is None:
-            raise NotFound("user", user_id)
-        return profile
+            return read_profile(reader, user_id)
 
     def exists(self, user_id: str) -> bool:
         with self._engine.connect() as conn:

@@ -29,12 +29,12 @@ from ml.serving.tip_store import (
     TipStore,
     read_last_tip,
     read_outputs,
-    read_profile,
     read_suppressions,
 )
 from nudge.clock import Clock
 from nudge.storage.driver import Reader
 from nudge_profile.model import Profile
+from nudge_profile.store import read_profile
 
 log = logging.getLogger(__name__)
 

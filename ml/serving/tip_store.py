@@ -15,8 +15,7 @@ from nudge.events import outbox as events
 from nudge.storage.driver import Reader, Statement
 from nudge.storage.tables import signals, suppressions, tip_feedback, tips
 from nudge.storage.upsert import upsert
-from nudge_profile.model import Profile
-from nudge_profile.store import load_profile, require_user
+from nudge_profile.store import require_user
 
 Reaction = Literal["done", "snooze", "dismiss"]
 
@@ -97,13 +96,6 @@ _LAST_TIP = Statement(
     FROM tips t WHERE t.user_id = ? ORDER BY t.created_at DESC LIMIT 1
     """
 )
-
-
-def read_profile(reader: Reader, user_id: str) -> Profile:
-    profile = load_profile(reader, user_id)
-    if profile is None:
-        raise NotFound("user", user_id)
-    return profile
 
 
 def read_outputs(reader: Reader, user_id: str, agent_ids: Sequence[str]) -> dict[str, StoredOutput]:

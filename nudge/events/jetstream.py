@@ -190,11 +190,6 @@ class LoopThread:
 class JetStreamPublisher(LoopThread):
     """A ``Publisher`` for ``OutboxRelay`` that waits for JetStream's acknowledgement."""
 
-    def publish(self, event: Event) -> None:
-        _, failure = self.publish_many([event])
-        if failure is not None:
-            raise failure
-
     def publish_many(self, events: Sequence[Event]) -> tuple[int, Exception | None]:
         """Publish in order, each acknowledged before the next: one hop to the loop thread
         for the whole batch. Returns how many were stored and what stopped the rest."""

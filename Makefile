@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast lint typecheck bench openapi schema proto clean
+.PHONY: install run test test-fast lint typecheck bench eval openapi schema proto clean
 
 install: $(STAMP)
 
@@ -33,6 +33,10 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# The evaluation scenarios through the real orchestrator and model; logged to MLflow.
+eval: install
+	$(BIN)/nudge eval
 
 openapi: install
 	$(BIN)/nudge openapi

@@ -134,7 +134,8 @@ def _measure(ctx: BenchContext, backend: str, url: str | None) -> dict[str, Any]
         floor.prepare(set(sample))
 
         def plan(user_id: str) -> Any:
-            return orchestrator._plan(user_id, registry, template, now)
+            # As the tip path does: the user's arm (prompt, model, A/B variant), then the plan.
+            return orchestrator._plan(user_id, registry, orchestrator._arm(user_id), now)
 
         statements = _statements_per_call(engine, plan, floor, sample[:50])
         plan_s: list[float] = []

@@ -11,7 +11,8 @@ wall time as a share of the 15-minute window (target <= 0.5 with 2 workers), age
 per second, outputs written.
 
 Write path: the stored outputs of 50,000 (user, agent) pairs written again through the
-sweep's own upsert (batches of 500, as a sweep writes them) against a floor of COPY into a
+sweep's own write (``write_outputs``, in transactions of the configured sweep batch size, as
+a sweep writes them, outbox event included) against a floor of COPY into a
 temporary table and one ``INSERT ... ON CONFLICT DO UPDATE`` of the same rows (target:
 ours >= 0.8x the floor's rows/s).
 """
@@ -259,7 +260,7 @@ def _wait_drained(queue: Any, durable: str, timeout: float = 3600) -> None:
         time.sleep(0.2)
 
 
-def _write_path(engine: Any, rounds: int = 3) -> dict[str, Any]:
+def _write_path(engine: Any, rounds: int = 5) -> dict[str, Any]:
     """Rewrite WRITE_ROWS stored outputs: the sweep's upsert vs COPY + one INSERT ON CONFLICT.
 
     The two alternate (ours, floor / floor, ours) for ``rounds`` rounds; the best of each
@@ -288,13 +289,16 @@ def _write_path(engine: Any, rounds: int = 3) -> dict[str, Any]:
 
 
 def _ours(engine: Any, rows: list[dict[str, Any]]) -> float:
-    from nudge.storage.tables import agent_outputs
-    from nudge.storage.upsert import upsert
+    from ml.precompute.sweep import write_outputs
+    from nudge.settings import Settings
 
+    batch = Settings.model_fields["sweep_batch_size"].default
+    now = datetime.now(UTC)
     started = time.perf_counter()
-    for i in range(0, len(rows), 500):  # as a sweep writes them: a batch per transaction
-        with engine.begin() as conn:
-            upsert(conn, agent_outputs, rows[i : i + 500], keys=("user_id", "agent_id"))
+    for i in range(0, len(rows), batch):  # as a sweep writes them: a batch per transaction
+        write_outputs(
+            engine, rows[i : i + batch], agent_id="tasks", agent_version=1, silent=(), now=now
+        )
     return time.perf_counter() - started
 
 

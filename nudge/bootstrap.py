@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import anyio
@@ -19,9 +20,11 @@ from ml.precompute.sweep import Sweeper
 from ml.registry.watcher import LiveRegistry
 from ml.serving.app import Services, create_app
 from ml.serving.auth import Authenticator
-from ml.serving.llm import LiteLLMClient, LLMClient, load_model_list
+from ml.serving.experiments import Arm, Experiments, choose_arm
+from ml.serving.llm import LiteLLMClient, LLMClient, knows, load_model_list
 from ml.serving.orchestrator import GenerationConfig, Orchestrator
-from ml.serving.prompt import PromptTemplate
+from ml.serving.prompt import DEFAULT_PROMPT
+from ml.serving.prompt_registry import LivePrompts, PromptRegistry
 from ml.serving.ratelimit import TipRateLimit
 from ml.serving.tip_store import TipStore
 from nudge.clock import Clock, utc_now
@@ -58,6 +61,8 @@ class Nudge:
     relay: OutboxRelay
     auth: Authenticator
     credentials: Credentials
+    prompts: LivePrompts
+    experiments: Experiments
     local_refresh: LocalRefresh | None = None
     scheduler: PrecomputeScheduler | None = None
     _started: list[str] = field(default_factory=list)
@@ -78,6 +83,7 @@ class Nudge:
             max_request_bytes=self.settings.max_request_bytes,
             auth=self.auth,
             tip_rate=TipRateLimit(self.settings.tip_rate_limit),
+            experiments=self.experiments,
         )
 
     def start(
@@ -87,10 +93,17 @@ class Nudge:
 
         ``sweep_now=False`` skips the first sweep of every agent (the caller just ran one).
         """
-        if llm and self.embedded_llm is not None and not self.embedded_llm.running:
-            self.embedded_llm.start()
-            self._started.append("llm")
-        self.llm.prepare()
+        self.prompts.start()  # its first lookup runs while the LLM starts
+        self._started.append("prompts")
+        if llm:
+            self.start_llm()
+        else:
+            self.llm.prepare()
+        if not self.prompts.wait_loaded(self.settings.prompt_start_timeout_s):
+            log.warning(
+                "prompt registry not answering; serving %s until it does",
+                self.prompts.current().version,
+            )
         if self.settings.watch_manifests:
             self.registry.start()
             self._started.append("registry")
@@ -101,6 +114,13 @@ class Nudge:
             self.registry.on_change = self.scheduler.sync
             self.scheduler.start(sweep_now=sweep_now)
             self.scheduler.every("retention", timedelta(hours=1), self.prune)
+
+    def start_llm(self) -> None:
+        """Start the embedded LLM server (if configured and not running); ready the client."""
+        if self.embedded_llm is not None and not self.embedded_llm.running:
+            self.embedded_llm.start()
+            self._started.append("llm")
+        self.llm.prepare()
 
     def prune(self) -> dict[str, int]:
         """Apply the retention policy now (the scheduler does it every hour)."""
@@ -120,6 +140,8 @@ class Nudge:
             self.bus.close()
         if "registry" in self._started:
             self.registry.stop()
+        if "prompts" in self._started:
+            self.prompts.stop()
         if "llm" in self._started and self.embedded_llm is not None:
             self.embedded_llm.stop()
         self._started.clear()
@@ -142,6 +164,7 @@ class Nudge:
         llm_ok = await self.llm.health(alias)
         # Tips still flow through the fallback when the LLM is down: degraded, not unready.
         checks["llm"] = {"ok": llm_ok, "degraded_only": True, "alias": alias}
+        checks["prompt"] = self.prompts.status()
         if self._scheduler_expected:  # not in `nudge api`: schedulers run elsewhere
             checks["scheduler"] = {"ok": self.scheduler is not None and self.scheduler.running}
         if isinstance(self.bus, JetStreamPublisher):
@@ -185,20 +208,40 @@ def bootstrap(
     bus: InProcessBus | JetStreamPublisher = (
         JetStreamPublisher(settings.nats_url) if settings.nats_url else InProcessBus()
     )
-    prompt = PromptTemplate.load()
+    experiments = Experiments.load(settings.experiments_file)
+    experiments.check_models(partial(knows, llm))
+    prompts = LivePrompts(
+        PromptRegistry(settings.mlflow_uri) if settings.prompt_registry == "mlflow" else None,
+        name=settings.prompt_name,
+        alias=settings.prompt_alias,
+        shipped=DEFAULT_PROMPT,
+        refresh_s=settings.prompt_refresh_s,
+        pinned=experiments.prompt_refs(),
+    )
+    config = GenerationConfig(
+        timeout_s=settings.llm_timeout_s,
+        retries=settings.llm_retries,
+        max_tokens=settings.llm_max_tokens,
+        temperature=settings.llm_temperature,
+        retry_failed_after=timedelta(seconds=settings.llm_retry_after_s),
+    )
+
+    def arm(user_id: str) -> Arm:
+        return choose_arm(
+            experiments.assign(user_id),
+            default_prompt=prompts.current(),
+            default_alias=config.alias,
+            pinned=prompts.pinned,
+        )
+
     orchestrator = Orchestrator(
         tips=tips,
         registry=lambda: registry.current,
         llm=llm,
-        prompt=lambda: prompt,
+        prompt=prompts.current,
         clock=clock,
-        config=GenerationConfig(
-            timeout_s=settings.llm_timeout_s,
-            retries=settings.llm_retries,
-            max_tokens=settings.llm_max_tokens,
-            temperature=settings.llm_temperature,
-            retry_failed_after=timedelta(seconds=settings.llm_retry_after_s),
-        ),
+        config=config,
+        arm=arm,
     )
     sweeper = Sweeper(engine, lambda: registry.current, clock, batch_size=settings.sweep_batch_size)
     local_refresh = None
@@ -232,6 +275,8 @@ def bootstrap(
         relay=OutboxRelay(engine, bus, clock),
         auth=auth,
         credentials=credentials,
+        prompts=prompts,
+        experiments=experiments,
         local_refresh=local_refresh,
     )
 

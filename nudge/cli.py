@@ -11,13 +11,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from nudge.cli_prompts import prompts_app
+from nudge.cli_tips import eval_command, explain, replay
 from nudge.credentials import GATEWAY_FILE
 from nudge.settings import REPO_ROOT, Settings
+from nudge.terminal import boot, err, out
+from nudge.terminal import load_settings as _settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -30,18 +33,12 @@ app = typer.Typer(
 )
 agents_app = typer.Typer(no_args_is_help=True, help="Inspect, validate and try agents.")
 app.add_typer(agents_app, name="agents")
-out = Console()
-err = Console(stderr=True)
+app.add_typer(prompts_app, name="prompts")
+app.command()(explain)
+app.command()(replay)
+app.command("eval")(eval_command)
 
 OPENAPI_PATH = REPO_ROOT / "openapi" / "openapi.yaml"
-
-
-def _settings(**overrides: object) -> Settings:
-    try:
-        return Settings(**overrides)  # type: ignore[arg-type]
-    except ValueError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from None
 
 
 def _logging(settings: Settings) -> None:
@@ -58,11 +55,11 @@ def run(
 ) -> None:
     """Run everything in one process: API, scheduler, precompute and the embedded LLM."""
 
-    from nudge.bootstrap import bootstrap, build_app
+    from nudge.bootstrap import build_app
 
     settings = _settings()
     _logging(settings)
-    nudge = bootstrap(settings)
+    nudge = boot(settings)
     if demo:
         from nudge.seed import seed_demo
 
@@ -87,11 +84,11 @@ def api(
 ) -> None:
     """Serve HTTP only (with the outbox relay): schedulers and workers run elsewhere."""
 
-    from nudge.bootstrap import bootstrap, build_app
+    from nudge.bootstrap import build_app
 
     settings = _settings()
     _logging(settings)
-    nudge = bootstrap(settings)
+    nudge = boot(settings)
     _serve(
         build_app(nudge, sweep_now=False, scheduler=False),
         host or settings.host,
@@ -148,9 +145,7 @@ def token(
     """Print a signed user token (JWT) for USER_ID, for trying the API as that user."""
     from datetime import timedelta
 
-    from nudge.bootstrap import bootstrap
-
-    nudge = bootstrap(_settings(embedded_llm=False))
+    nudge = boot(_settings(embedded_llm=False))
     try:
         issued = nudge.auth.issue(
             user_id, ttl=timedelta(seconds=ttl), scopes=["admin"] if admin else []
@@ -166,10 +161,9 @@ def token(
 @app.command("seed-demo")
 def seed_demo_cmd() -> None:
     """Create (or refresh) the demo users and their signals."""
-    from nudge.bootstrap import bootstrap
     from nudge.seed import seed_demo
 
-    nudge = bootstrap(_settings(embedded_llm=False))
+    nudge = boot(_settings(embedded_llm=False))
     out.print(f"seeded: {', '.join(seed_demo(nudge, nudge.clock()))}")
     nudge.stop()
 
@@ -179,9 +173,8 @@ def sweep(
     agent: Annotated[str | None, typer.Option(help="only this agent id")] = None,
 ) -> None:
     """Run precompute sweeps now, for all active users."""
-    from nudge.bootstrap import bootstrap
 
-    nudge = bootstrap(_settings(embedded_llm=False))
+    nudge = boot(_settings(embedded_llm=False))
     try:
         if agent is not None and nudge.registry.current.get(agent) is None:
             known = ", ".join(sorted(nudge.registry.current.agents))
@@ -291,10 +284,9 @@ def agents_dry_run(
     user: Annotated[str, typer.Option("--user", help="the user id")],
 ) -> None:
     """Run one agent for one user and print the snippet it would store; store nothing."""
-    from nudge.bootstrap import bootstrap
     from nudge.errors import NotFound
 
-    nudge = bootstrap(_settings(embedded_llm=False))
+    nudge = boot(_settings(embedded_llm=False))
     try:
         snippet, error = nudge.sweeper.preview(agent_id, user)
     except NotFound as exc:
@@ -330,10 +322,10 @@ def migrate() -> None:
 
 def openapi_document() -> str:
     """Render the HTTP contract from the app itself."""
-    from nudge.bootstrap import bootstrap, build_app
+    from nudge.bootstrap import build_app
 
     with tempfile.TemporaryDirectory() as tmp:
-        nudge = bootstrap(
+        nudge = boot(
             Settings(
                 data_dir=Path(tmp), embedded_llm=False, database_url=None, watch_manifests=False
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,8 +43,39 @@ class Settings(BaseSettings):
         default=120, ge=0, le=86_400, description="serve an LLM-failure fallback this long"
     )
 
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "NUDGE_MLFLOW_TRACKING_URI"),
+        description="MLflow tracking server (prompt registry, eval runs); SQLite when unset",
+    )
+    prompt_registry: Literal["mlflow", "file"] = Field(
+        default="mlflow",
+        description="mlflow: serve the alias's version from the registry; file: the repo's file",
+    )
+    prompt_name: str = Field(default="tip-orchestrator", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    prompt_alias: str = Field(
+        default="production",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="the MLflow alias of the prompt version served",
+    )
+    prompt_refresh_s: float = Field(
+        default=30, ge=0.05, le=3600, description="how often the prompt alias is looked up"
+    )
+    prompt_start_timeout_s: float = Field(
+        default=30, ge=0, le=600, description="wait this long at start for the registry"
+    )
+    experiments_file: Path | None = Field(
+        default=REPO_ROOT / "config" / "experiments.yaml",
+        description="A/B experiments (YAML); none when unset or missing",
+    )
+
     scheduler: bool = True
-    sweep_batch_size: int = Field(default=500, ge=1, le=10_000)
+    sweep_batch_size: int = Field(
+        default=2000,
+        ge=1,
+        le=10_000,
+        description="users per sweep batch: one job and one write transaction each",
+    )
 
     # Credentials. Unset outside production: generated once under data_dir (0600 files).
     gateway_token: SecretStr | None = None
@@ -106,6 +137,13 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"{value!r} is not a rate like 30/minute") from exc
         return value
+
+    @property
+    def mlflow_uri(self) -> str:
+        """The MLflow tracking (and prompt registry) URI: a SQLite file beside the data."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, text
 from nudge.storage.engine import make_engine, migrate
 from nudge.storage.tables import metadata
 
-pytest_plugins = ["tests.llm_fixtures"]
+pytest_plugins = ["tests.llm_fixtures", "tests.integration.tip_env"]
 
 IN_CI = os.environ.get("CI") == "true"
 DATABASE_URL = os.environ.get("DATABASE_URL")
@@ -148,6 +148,8 @@ def _settings_maker(tmp_path: Path, database_url: str | None) -> MakeSettings:
             "embedded_llm": False,
             "watch_manifests": False,
             "scheduler": False,
+            # The MLflow registry has tests of its own; the rest read the repository's file.
+            "prompt_registry": "file",
         }
         values.update(overrides)
         return Settings(**values)

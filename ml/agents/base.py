@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 SNIPPET_MAX_CHARS = 600
 SUGGESTION_MAX_CHARS = 240
+BECAUSE_MAX_CHARS = 160
 FACTS_MAX_BYTES = 4096
 
 
@@ -63,13 +64,16 @@ class Snippet:
     """An agent's output for one user.
 
     ``text`` goes into the orchestrator prompt as data. ``suggestion`` is a complete,
-    plain-language tip the orchestrator can serve as is when the LLM fails. ``facts``
-    are structured values kept for provenance and evaluation.
+    plain-language tip the orchestrator can serve as is when the LLM fails. ``because``
+    is a clause a person can read after "Because" when a tip cites this agent ("your
+    calendar is free 14:00-15:30"). ``facts`` are structured values kept for provenance
+    and evaluation.
     """
 
     text: str
     suggestion: str | None = None
     facts: Mapping[str, Any] = field(default_factory=dict)
+    because: str | None = None
 
 
 @runtime_checkable

@@ -72,6 +72,7 @@ class CalendarAgent:
         return Snippet(
             text=fit(sentences, SNIPPET_MAX_CHARS),
             suggestion=_suggestion(slots, upcoming, now, tz, today),
+            because=_because(current, upcoming, slots, now, tz, today),
             facts={
                 "in_meeting": current is not None,
                 "next_meeting_at": upcoming.start.astimezone(tz).isoformat() if upcoming else None,
@@ -114,6 +115,24 @@ def _slot_label(slot: Gap, now: datetime, tz: ZoneInfo, today: date) -> str:
         return f"now until {clock(slot.end.astimezone(tz))}"
     start = slot.start.astimezone(tz)
     return f"{day(start.date(), today)} {clock(start)}–{clock(slot.end.astimezone(tz))}"
+
+
+def _because(
+    current: Meeting | None,
+    upcoming: Meeting | None,
+    slots: list[Gap],
+    now: datetime,
+    tz: ZoneInfo,
+    today: date,
+) -> str:
+    if slots:
+        return f"your calendar is free {_slot_label(slots[0], now, tz, today)}"
+    if current is not None:
+        return f"you are in {quoted(current.title)} until {_at(current.end, tz, today)}"
+    if upcoming is not None:
+        start = upcoming.start.astimezone(tz)
+        return f"{quoted(upcoming.title)} starts {day(start.date(), today)} at {clock(start)}"
+    return "your calendar has no free slot in working hours"
 
 
 def _suggestion(

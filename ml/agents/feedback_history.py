@@ -97,6 +97,7 @@ class FeedbackHistoryAgent:
         return Snippet(
             text=fit(sentences, SNIPPET_MAX_CHARS),
             suggestion=suggestion,
+            because=f"of how you reacted to tips in the last {plural(lookback, 'day')} ({counts})",
             facts={
                 "lookback_days": lookback,
                 "done": done,

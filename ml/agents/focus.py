@@ -54,6 +54,7 @@ class FocusAgent:
                 f" hours {clock(hours[0])}–{clock(hours[1])}): {labels}."
             ),
             suggestion=suggestion,
+            because=f"you have a deep-work window {_label(first, now, tz, with_length=False)}",
             facts={
                 "focus_minutes": focus,
                 "windows": [

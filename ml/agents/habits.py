@@ -57,6 +57,7 @@ class HabitsAgent:
                 f"Keep your {streak}-day {quoted(name)} streak going: do it today and check in."
             ),
             facts={"habit": name, "streak_days": streak, "at_risk": len(at_risk)},
+            because=f"your {streak}-day {quoted(name)} streak is not checked in today",
         )
 
 

@@ -78,6 +78,7 @@ class SleepAgent:
         return Snippet(
             text=fit(sentences, SNIPPET_MAX_CHARS),
             suggestion=suggestion,
+            because=f"you slept {duration(slept)} last night ({verdict})",
             facts={
                 "slept_minutes": slept,
                 "target_minutes": target,

@@ -87,6 +87,7 @@ class TasksAgent:
         return Snippet(
             text=fit(sentences, SNIPPET_MAX_CHARS),
             suggestion=_suggestion(top, top_urgency, today),
+            because=_because(top, top_urgency, today),
             facts={
                 "overdue": counts[_Urgency.OVERDUE],
                 "due_today": counts[_Urgency.TODAY],
@@ -138,6 +139,12 @@ def _describe(task: _Task, urgency: _Urgency, today: date) -> str:
     else:
         state = f"due {_when(task, today)}"
     return f"{quoted(task.title)} ({flag}{state})"
+
+
+def _because(task: _Task, urgency: _Urgency, today: date) -> str:
+    if urgency is _Urgency.OVERDUE:
+        return f"{quoted(task.title)} is overdue since {_when(task, today)}"
+    return f"{quoted(task.title)} is due {_when(task, today)}"
 
 
 def _suggestion(task: _Task, urgency: _Urgency, today: date) -> str:

@@ -15,7 +15,9 @@ The template sees:
   both "" if unreadable.
 
 The text before a line ``---suggestion---`` is the snippet, the text after it the
-suggestion. An empty snippet means the agent has nothing to say.
+suggestion; text after a line ``---because---`` is the clause explanations quote after
+"Because" ("3 unread articles wait in your reading list"). An empty snippet means the
+agent has nothing to say.
 """
 
 from __future__ import annotations
@@ -34,10 +36,17 @@ from jinja2.runtime import Context
 from ml.agents._format import clip, clock
 from ml.agents._payload import aware, in_zone, local_date_or_datetime
 from ml.agents._sandbox import SandboxEnvironment, compile_template, render
-from ml.agents.base import SNIPPET_MAX_CHARS, SUGGESTION_MAX_CHARS, AgentInput, Snippet
+from ml.agents.base import (
+    BECAUSE_MAX_CHARS,
+    SNIPPET_MAX_CHARS,
+    SUGGESTION_MAX_CHARS,
+    AgentInput,
+    Snippet,
+)
 
 MAX_SIGNALS = 200
 SUGGESTION_MARKER = "---suggestion---"
+BECAUSE_MARKER = "---because---"
 _TEMPLATE_FILE = "<template>"
 # Payloads are user data; these bounds keep what a template can walk over small.
 _MAX_VALUE_CHARS = 5_000
@@ -79,24 +88,31 @@ class TemplateAgent:
             raise TemplateError(_describe(error), _template_line(error)) from error
         finally:
             _LOCAL.reset(token)
-        text, suggestion = _split(rendered)
+        text, suggestion, because = _split(rendered)
         if not text:
             return None
         return Snippet(
             text=clip(text, SNIPPET_MAX_CHARS),
             suggestion=clip(suggestion, SUGGESTION_MAX_CHARS) if suggestion else None,
             facts={"signals_read": min(len(inp.signals), MAX_SIGNALS)},
+            because=clip(because, BECAUSE_MAX_CHARS) if because else None,
         )
 
 
-def _split(rendered: str) -> tuple[str, str]:
-    """Separate the snippet text from the optional suggestion after the marker line."""
-    lines = rendered.splitlines()
-    for index, line in enumerate(lines):
-        if line.strip() == SUGGESTION_MARKER:
-            suggestion = " ".join(" ".join(lines[index + 1 :]).split())
-            return "\n".join(lines[:index]).strip(), suggestion
-    return rendered.strip(), ""
+def _split(rendered: str) -> tuple[str, str, str]:
+    """Separate the snippet text from the optional suggestion and because sections."""
+    sections: dict[str, list[str]] = {"": [], SUGGESTION_MARKER: [], BECAUSE_MARKER: []}
+    current = ""
+    for line in rendered.splitlines():
+        if line.strip() in sections:
+            current = line.strip()
+            continue
+        sections[current].append(line)
+
+    def joined(marker: str) -> str:
+        return " ".join(" ".join(sections[marker]).split())
+
+    return "\n".join(sections[""]).strip(), joined(SUGGESTION_MARKER), joined(BECAUSE_MARKER)
 
 
 def _context(inp: AgentInput) -> dict[str, Any]:

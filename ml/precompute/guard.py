@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ml.agents.base import (
+    BECAUSE_MAX_CHARS,
     FACTS_MAX_BYTES,
     SNIPPET_MAX_CHARS,
     SUGGESTION_MAX_CHARS,
@@ -47,8 +48,10 @@ def check_output(value: object) -> tuple[Snippet | None, bool]:
         raise TypeError("snippet text must be a non-empty string")
     if value.suggestion is not None and not isinstance(value.suggestion, str):
         raise TypeError("suggestion must be a string or None")
-    if "\x00" in value.text or (value.suggestion and "\x00" in value.suggestion):
-        raise ValueError("snippet text and suggestion must not contain NUL characters")
+    if value.because is not None and not isinstance(value.because, str):
+        raise TypeError("because must be a string or None")
+    if any("\x00" in t for t in (value.text, value.suggestion, value.because) if t):
+        raise ValueError("snippet text, suggestion and because must not contain NUL characters")
     facts = dict(value.facts)
     # Strict JSON: NaN, Infinity and NUL are refused here because Postgres refuses them
     # at insert time, which would fail the whole batch instead of this one user.
@@ -64,7 +67,13 @@ def check_output(value: object) -> tuple[Snippet | None, bool]:
     suggestion = value.suggestion.strip() if value.suggestion else None
     if suggestion and len(suggestion) > SUGGESTION_MAX_CHARS:
         suggestion, truncated = suggestion[: SUGGESTION_MAX_CHARS - 1] + "…", True
-    return Snippet(text=text, suggestion=suggestion or None, facts=facts), truncated
+    because = " ".join(value.because.split()).rstrip(".") if value.because else None
+    if because and len(because) > BECAUSE_MAX_CHARS:
+        because, truncated = because[: BECAUSE_MAX_CHARS - 1] + "…", True
+    checked = Snippet(
+        text=text, suggestion=suggestion or None, facts=facts, because=because or None
+    )
+    return checked, truncated
 
 
 class _Progress:

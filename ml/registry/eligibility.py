@@ -70,6 +70,8 @@ class Decision:
     detail: str
     consents: tuple[str, ...]
     """The manifest's consent keys the user has granted (all of them when eligible)."""
+    missing: tuple[str, ...] = ()
+    """The manifest's consent keys the user has not granted."""
 
 
 def candidates(
@@ -109,6 +111,7 @@ def decide(
                 reason=None if reason is None else reason[0],
                 detail="eligible" if reason is None else reason[1],
                 consents=admitted,
+                missing=tuple(key for key in agent.consents if key not in granted),
             )
         )
     return decisions

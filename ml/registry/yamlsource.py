@@ -104,3 +104,25 @@ class _Index:
             raise YamlProblem(f'key "{key}" appears twice (first on line {first})', line)
         self.lines[child] = line
         self.visit(value_node, child)
+
+
+def node_line(node: yaml.Node | None, loc: Sequence[str | int]) -> int:
+    """The 1-based line of the deepest node of a composed YAML tree that ``loc`` reaches."""
+    if node is None:
+        return 1
+    line = node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            pair = next(((k, v) for k, v in node.value if k.value == part), None)
+            if pair is None:
+                break
+            key, node = pair
+            line = key.start_mark.line + 1  # the key's line, also for a nested mapping
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if not 0 <= part < len(node.value):
+                break
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line

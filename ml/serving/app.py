@@ -12,10 +12,11 @@ from sqlalchemy import Engine
 from ml.registry.registry import Registry
 from ml.serving.auth import Authenticator, caller_dependency
 from ml.serving.errors import BodyLimit, ErrorResponse, install_error_handlers
+from ml.serving.experiments import Experiments
 from ml.serving.observability import Metrics, RequestContext
 from ml.serving.orchestrator import Orchestrator
 from ml.serving.ratelimit import TipRateLimit
-from ml.serving.routes import agents, health, privacy, signals, tips
+from ml.serving.routes import agents, experiments, health, privacy, signals, tips
 from ml.serving.routes.health import ReadinessCheck
 from ml.serving.tip_store import TipStore
 from nudge.clock import Clock
@@ -43,6 +44,7 @@ class Services:
     max_request_bytes: int
     auth: Authenticator
     tip_rate: TipRateLimit
+    experiments: Experiments
 
 
 def create_app(
@@ -91,10 +93,12 @@ def create_app(
             caller,
             services.tip_rate,
             metrics.tip,
+            services.registry,
         )
     )
     app.include_router(privacy.make_router(services.engine, services.clock, caller))
     app.include_router(
         agents.make_router(services.registry, services.reload_registry, services.engine, caller)
     )
+    app.include_router(experiments.make_router(services.experiments, services.engine, caller))
     return app

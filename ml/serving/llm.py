@@ -25,6 +25,8 @@ import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ml.registry.yamlsource import node_line
+
 Role = Literal["system", "user", "assistant"]
 LLMErrorKind = Literal["timeout", "unreachable", "bad_response", "unknown_alias", "error"]
 
@@ -185,7 +187,7 @@ def load_model_list(path: Path, *, substitutions: Mapping[str, str]) -> ModelLis
         for err in exc.errors():
             loc = tuple(err["loc"])
             field = ".".join(str(p) for p in loc) or "(top level)"
-            problems.append(f"{path}:{_line_of(root, loc)}: {field}: {err['msg']}")
+            problems.append(f"{path}:{node_line(root, loc)}: {field}: {err['msg']}")
     if problems:
         raise ModelListError("\n".join(problems))
     return models
@@ -206,7 +208,7 @@ def _substitute(
             if name not in subs:
                 field = ".".join(str(p) for p in loc)
                 problems.append(
-                    f"{path}:{_line_of(root, loc)}: {field}: no value for {{{name}}} "
+                    f"{path}:{node_line(root, loc)}: {field}: no value for {{{name}}} "
                     f"(known placeholders: {', '.join(sorted(subs)) or 'none'})"
                 )
                 return match.group(0)
@@ -220,26 +222,13 @@ def _substitute(
     return value
 
 
-def _line_of(node: yaml.Node | None, loc: Sequence[str | int]) -> int:
-    """The 1-based line of the deepest YAML node ``loc`` reaches."""
-    if node is None:
-        return 1
-    line = node.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if k.value == part), None)
-            if pair is None:
-                break
-            key, node = pair
-            line = key.start_mark.line + 1  # the key's line, also for a nested mapping
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if not 0 <= part < len(node.value):
-                break
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return line
+def knows(llm: LLMClient, alias: str) -> bool:
+    """Whether ``alias`` is a model of the client's ``model_list``."""
+    try:
+        llm.resolve(alias)
+    except LLMError:
+        return False
+    return True
 
 
 # --- the LiteLLM adapter ---------------------------------------------------------------

@@ -8,7 +8,7 @@ import logging
 import time
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +17,8 @@ import anyio
 
 from ml.registry.eligibility import Decision, candidates, decide
 from ml.registry.registry import Registry
-from ml.serving.answer import InvalidAnswer, answer_schema, parse_answer
+from ml.serving.answer import Answer, InvalidAnswer, answer_schema, parse_answer
+from ml.serving.experiments import Arm
 from ml.serving.fallback import FallbackSource, fallback_tip
 from ml.serving.llm import LLMClient, LLMError, LLMRequest, LLMResponse, Message
 from ml.serving.prompt import AssembledPrompt, PromptSnippet, PromptTemplate, assemble
@@ -55,6 +56,28 @@ class GenerationConfig:
     Retrying on every poll turned a slow or failing model into a queue of doomed calls."""
 
 
+def tip_request(
+    prompt: AssembledPrompt, eligible_ids: list[str], *, alias: str, config: GenerationConfig
+) -> LLMRequest:
+    """The LLM request for a tip: the answer's JSON schema allows only the eligible agents."""
+    return LLMRequest(
+        alias=alias,
+        messages=prompt.messages,
+        json_schema=answer_schema(eligible_ids),
+        schema_name="tip",
+        max_tokens=config.max_tokens,
+        temperature=config.temperature,
+        timeout_s=config.timeout_s,
+        retries=config.retries,
+    )
+
+
+def read_answer(content: str, snippets: Mapping[str, str], prompt: AssembledPrompt) -> Answer:
+    """Validate the model's answer against the eligible snippets; a tip that repeats the
+    prompt's system text is refused. Raises InvalidAnswer."""
+    return parse_answer(content, snippets, forbidden=[prompt.messages[0].content[:60]])
+
+
 @dataclass(frozen=True, slots=True)
 class ServedTip:
     tip: TipHead
@@ -74,6 +97,8 @@ class _Plan:
     fingerprint: str
     last_tip: TipHead | None
     feedback_since_last: bool
+    arm: Arm
+    now: datetime
 
 
 class Orchestrator:
@@ -86,18 +111,26 @@ class Orchestrator:
         prompt: Callable[[], PromptTemplate],
         clock: Clock,
         config: GenerationConfig,
+        arm: Callable[[str], Arm] | None = None,
     ) -> None:
+        """``arm`` picks a user's prompt and model (A/B experiments); by default every user
+        gets ``prompt()`` and the configured alias."""
         self._tips = tips
         self._registry = registry
         self._llm = llm
         self._prompt = prompt
         self._clock = clock
         self._config = config
+        self._arm = arm or (lambda _user: Arm(self._prompt(), self._config.alias))
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @property
     def alias(self) -> str:
         return self._config.alias
+
+    @property
+    def config(self) -> GenerationConfig:
+        return self._config
 
     async def warm_up(self, *, slots: int = 2) -> bool:
         """Have the model read the fixed system prompt once per server slot, at start.
@@ -131,8 +164,8 @@ class Orchestrator:
     async def _tip_for(self, user_id: str, *, refresh: bool) -> ServedTip:
         started = time.perf_counter()
         now = self._clock()
-        registry, template = self._registry(), self._prompt()
-        plan = await anyio.to_thread.run_sync(self._plan, user_id, registry, template, now)
+        registry, arm = self._registry(), self._arm(user_id)
+        plan = await anyio.to_thread.run_sync(self._plan, user_id, registry, arm, now)
         last = plan.last_tip
         if (
             not refresh
@@ -147,20 +180,18 @@ class Orchestrator:
             count = await anyio.to_thread.run_sync(self._tips.mark_served_again, last.tip_id, now)
             return ServedTip(replace(last, serve_count=count, last_served_at=now), cached=True)
         assembly_ms = (time.perf_counter() - started) * 1000
-        generation = await self._write(plan, registry, template)
+        generation = await self._write(plan, registry)
         tip, row = self._record(
             plan,
             registry,
-            template,
             generation,
-            now,
             assembly_ms=assembly_ms,
             total_ms=(time.perf_counter() - started) * 1000,
         )
         await anyio.to_thread.run_sync(self._tips.save, tip, row)
         return ServedTip(tip, cached=False, generation=generation)
 
-    async def _write(self, plan: _Plan, registry: Registry, template: PromptTemplate) -> Generation:
+    async def _write(self, plan: _Plan, registry: Registry) -> Generation:
         """Ask the LLM and validate its answer; fall back deterministically when either fails."""
         ranked = [
             FallbackSource(
@@ -173,14 +204,12 @@ class Orchestrator:
             return Generation(answer, "no_eligible_agents", None, None, 0.0)
         started = time.perf_counter()
         eligible_ids = [o.agent_id for o in plan.eligible]
-        response, reason, error = await self._generate(plan.prompt, eligible_ids)
+        response, reason, error = await self._generate(plan.prompt, eligible_ids, plan.arm.alias)
         llm_ms = (time.perf_counter() - started) * 1000
         if response is not None:
             try:
-                answer = parse_answer(
-                    response.content,
-                    {o.agent_id: o.snippet for o in plan.eligible},
-                    forbidden=[template.system[:60]],
+                answer = read_answer(
+                    response.content, {o.agent_id: o.snippet for o in plan.eligible}, plan.prompt
                 )
                 return Generation(answer, None, None, response, llm_ms)
             except InvalidAnswer as exc:
@@ -188,9 +217,7 @@ class Orchestrator:
         answer = fallback_tip(ranked, reason or "no answer")
         return Generation(answer, reason, error, response, llm_ms)
 
-    def _plan(
-        self, user_id: str, registry: Registry, template: PromptTemplate, now: datetime
-    ) -> _Plan:
+    def _plan(self, user_id: str, registry: Registry, arm: Arm, now: datetime) -> _Plan:
         with Reader(self._tips.engine) as reader:
             profile = read_profile(reader, user_id)
             context = profile.context_at(now)
@@ -212,31 +239,34 @@ class Orchestrator:
             key=lambda o: (-registry.agents[o.agent_id].priority, o.agent_id),
         )
         prompt = assemble(
-            template,
+            arm.prompt,
             now=now,
             timezone=profile.timezone,
             preferences=profile.preferences,
             context=context,
             snippets=[PromptSnippet(o.agent_id, o.snippet) for o in eligible],
         )
-        key = f"{prompt.fingerprint}\x1f{self._config.alias}\x1f{self._resolved_model()}"
+        # The variant is part of the key: a tip made outside an experiment (or in another
+        # variant with the same prompt and model) is not served again as this variant's.
+        key = "\x1f".join(
+            (
+                prompt.fingerprint,
+                arm.alias,
+                self._resolved_model(arm.alias),
+                arm.experiment or "",
+                arm.variant or "",
+            )
+        )
         fingerprint = hashlib.sha256(key.encode()).hexdigest()[:32]
-        return _Plan(profile, decisions, eligible, prompt, fingerprint, last, feedback_since)
+        return _Plan(
+            profile, decisions, eligible, prompt, fingerprint, last, feedback_since, arm, now
+        )
 
     async def _generate(
-        self, prompt: AssembledPrompt, eligible_ids: list[str]
+        self, prompt: AssembledPrompt, eligible_ids: list[str], alias: str
     ) -> tuple[LLMResponse | None, str | None, str | None]:
         cfg = self._config
-        request = LLMRequest(
-            alias=cfg.alias,
-            messages=prompt.messages,
-            json_schema=answer_schema(eligible_ids),
-            schema_name="tip",
-            max_tokens=cfg.max_tokens,
-            temperature=cfg.temperature,
-            timeout_s=cfg.timeout_s,
-            retries=cfg.retries,
-        )
+        request = tip_request(prompt, eligible_ids, alias=alias, config=cfg)
         try:
             # The adapter enforces its own deadline; this one bounds the request regardless.
             response = await asyncio.wait_for(self._llm.complete(request), cfg.timeout_s + 2)
@@ -251,9 +281,9 @@ class Orchestrator:
             return None, kind, str(exc)[:300]
         return response, None, None
 
-    def _resolved_model(self) -> str:
+    def _resolved_model(self, alias: str) -> str:
         try:
-            return self._llm.resolve(self._config.alias)
+            return self._llm.resolve(alias)
         except LLMError:
             return "unresolved"
 
@@ -261,25 +291,25 @@ class Orchestrator:
         self,
         plan: _Plan,
         registry: Registry,
-        template: PromptTemplate,
         generation: Generation,
-        now: datetime,
         *,
         assembly_ms: float,
         total_ms: float,
     ) -> tuple[StoredTip, dict[str, Any]]:
         """Build the tip and the row that stores it with its provenance."""
-        response, reason = generation.response, generation.fallback_reason
-        resolved = response.resolved_model if response else self._resolved_model()
+        response, reason, arm = generation.response, generation.fallback_reason, plan.arm
+        resolved = response.resolved_model if response else self._resolved_model(arm.alias)
         provenance = provenance_record(
             generation=generation,
             eligible=plan.eligible,
             decisions=plan.decisions,
-            context=plan.profile.context_at(now),
-            prompt_name=template.name,
-            prompt_version=template.version,
-            alias=self._config.alias,
+            profile=plan.profile,
+            now=plan.now,
+            prompt=plan.prompt,
+            template=arm.prompt,
+            alias=arm.alias,
             resolved_model=resolved,
+            experiment=(arm.experiment, arm.variant) if arm.experiment and arm.variant else None,
             registry_fingerprint=registry.fingerprint,
             assembly_ms=assembly_ms,
             total_ms=total_ms,
@@ -293,19 +323,22 @@ class Orchestrator:
             fallback=reason is not None,
             fallback_reason=reason,
             fingerprint=plan.fingerprint,
-            created_at=now,
+            created_at=plan.now,
             serve_count=1,
-            last_served_at=now,
+            last_served_at=plan.now,
             provenance=provenance,
         )
         row = asdict(tip) | {
-            "prompt_name": template.name,
-            "prompt_version": template.version,
-            "model_alias": self._config.alias,
+            "prompt_name": arm.prompt.name,
+            "prompt_version": arm.prompt.version,
+            "model_alias": arm.alias,
             "resolved_model": resolved,
             "assembly_ms": assembly_ms,
             "llm_ms": generation.llm_ms,
+            "total_ms": total_ms,
             "prompt_tokens": response.prompt_tokens if response else 0,
             "completion_tokens": response.completion_tokens if response else 0,
+            "experiment": arm.experiment,
+            "variant": arm.variant,
         }
         return tip, row

@@ -7,38 +7,120 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from jinja2 import Environment, StrictUndefined, Template
+from jinja2 import Environment, StrictUndefined, Template, TemplateSyntaxError
 
 from ml.serving.llm import Message
 
 DEFAULT_PROMPT = Path(__file__).resolve().parent / "prompts" / "tip-orchestrator.yaml"
 _TAG = re.compile(r"</?\s*snippet", re.IGNORECASE)
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+class PromptError(ValueError):
+    """A prompt source that cannot be used, with the reason a person can act on."""
 
 
 @dataclass(frozen=True, slots=True)
 class PromptTemplate:
+    """One version of the orchestrator prompt: a fixed system text and a Jinja user template.
+
+    ``version`` is the registry's version number, or ``file-<digest>`` for a template read
+    straight from the repository (the registry was not reachable or not used).
+    """
+
     name: str
     version: str
     system: str
-    user: Template
+    user: Template = field(compare=False)  # compiled from ``source``, which is compared
+    source: str
+
+    @classmethod
+    def parse(cls, *, name: str, version: str, system: str, user: str) -> PromptTemplate:
+        """Compile and check a template; raise PromptError saying what is wrong."""
+        if not system.strip():
+            raise PromptError("system: must not be empty")
+        env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+        try:
+            compiled = env.from_string(user)
+        except TemplateSyntaxError as exc:
+            raise PromptError(f"user: line {exc.lineno}: {exc.message}") from None
+        template = cls(name, version, system.strip(), compiled, user)
+        template._check_renders()
+        return template
 
     @classmethod
     def load(cls, path: Path = DEFAULT_PROMPT) -> PromptTemplate:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-        return cls(
-            name=str(raw["name"]),
-            version=str(raw["version"]),
-            system=str(raw["system"]).strip(),
-            user=env.from_string(str(raw["user"])),
+        """Read a prompt source file of the repository (see prompts/tip-orchestrator.yaml)."""
+        source = PromptSource.read(path)
+        return cls.parse(
+            name=source.name, version=source.file_version, system=source.system, user=source.user
         )
+
+    @property
+    def digest(self) -> str:
+        """What identifies the text of this version, whatever registry holds it."""
+        return source_digest(self.system, self.source)
+
+    def _check_renders(self) -> None:
+        probe = "probe-snippet-9f2c"
+        try:
+            text = self.user.render(
+                now_local="Monday 01 January 2029, 09:00",
+                timezone="UTC",
+                part_of_day="morning",
+                context=None,
+                preferences=[("tone", "plain")],
+                snippets=[PromptSnippet("probe", probe)],
+            )
+        except Exception as exc:  # any failure of an operator's template is reported the same
+            raise PromptError(f"user: does not render: {exc}") from None
+        if probe not in text:
+            raise PromptError("user: never writes the snippets (loop over `snippets`)")
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSource:
+    """A prompt file of the repository: what `nudge prompts push` registers."""
+
+    name: str
+    description: str
+    system: str
+    user: str
+
+    @classmethod
+    def read(cls, path: Path) -> PromptSource:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise PromptError(f"{path}: cannot be read ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            raise PromptError(f"{path}: not valid YAML ({exc})") from None
+        if not isinstance(raw, dict):
+            raise PromptError(f"{path}: expected a mapping with name, system and user")
+        unknown = sorted(set(raw) - {"name", "description", "system", "user"})
+        if unknown:
+            raise PromptError(f"{path}: unknown field(s) {', '.join(unknown)}")
+        for key in ("name", "system", "user"):
+            if not isinstance(raw.get(key), str) or not raw[key].strip():
+                raise PromptError(f"{path}: {key}: required text")
+        if not _NAME.fullmatch(raw["name"]):
+            raise PromptError(f"{path}: name: use letters, digits, '.', '_' or '-' (≤ 64)")
+        return cls(raw["name"], str(raw.get("description") or ""), raw["system"], raw["user"])
+
+    @property
+    def file_version(self) -> str:
+        return "file-" + source_digest(self.system.strip(), self.user)[:8]
+
+
+def source_digest(system: str, user: str) -> str:
+    return hashlib.sha256(f"{system}\x1f{user}".encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

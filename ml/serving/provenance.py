@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ml.registry.eligibility import Decision
 from ml.serving.answer import Answer
 from ml.serving.llm import LLMResponse
+from ml.serving.prompt import AssembledPrompt, PromptTemplate
 from ml.serving.tip_store import StoredOutput
+from nudge_profile.model import Profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,15 +32,22 @@ def provenance_record(
     generation: Generation,
     eligible: Sequence[StoredOutput],
     decisions: Sequence[Decision],
-    context: str | None,
-    prompt_name: str,
-    prompt_version: str,
+    profile: Profile,
+    now: datetime,
+    prompt: AssembledPrompt,
+    template: PromptTemplate,
     alias: str,
     resolved_model: str,
+    experiment: tuple[str, str] | None,
     registry_fingerprint: str,
     assembly_ms: float,
     total_ms: float,
 ) -> dict[str, Any]:
+    """What the tip was made from and how: enough to explain it and to rebuild its prompt.
+
+    ``inputs`` and the eligible snippets' texts are what ``assemble`` was given; with the
+    prompt version they rebuild the prompt exactly (``prompt.sha256`` checks it).
+    """
     by_id = {o.agent_id: o for o in eligible}
     admitted = {d.agent_id: list(d.consents) for d in decisions}
     answer, response = generation.answer, generation.response
@@ -50,6 +61,7 @@ def provenance_record(
                 "consents": admitted.get(a, []),
                 "snippet_hash": by_id[a].snippet_hash,
                 "snippet": by_id[a].snippet,
+                "because": by_id[a].because,
             }
             for a in answer.agents
         ],
@@ -59,17 +71,37 @@ def provenance_record(
                 "agent_id": o.agent_id,
                 "agent_version": o.agent_version,
                 "snippet_hash": o.snippet_hash,
+                "computed_at": o.computed_at.isoformat(),
+                "snippet": o.snippet,
             }
             for o in eligible
         ],
         "excluded": [
-            {"agent_id": d.agent_id, "reason": str(d.reason), "detail": d.detail}
+            {
+                "agent_id": d.agent_id,
+                "reason": str(d.reason),
+                "detail": d.detail,
+                "missing_consents": list(d.missing),
+            }
             for d in decisions
             if not d.eligible
         ],
-        "context": context,
-        "prompt": {"name": prompt_name, "version": prompt_version},
+        "context": profile.context_at(now),
+        "inputs": {
+            "now": now.isoformat(),
+            "timezone": str(profile.timezone),
+            "preferences": dict(profile.preferences),
+        },
+        "prompt": {
+            "name": template.name,
+            "version": template.version,
+            "digest": template.digest,
+            "sha256": hashlib.sha256(prompt.text.encode()).hexdigest(),
+        },
         "model": {"alias": alias, "resolved": resolved_model},
+        "experiment": (
+            {"name": experiment[0], "variant": experiment[1]} if experiment is not None else None
+        ),
         "latency_ms": {
             "assembly": round(assembly_ms, 2),
             "llm": round(generation.llm_ms, 2),

@@ -36,19 +36,54 @@ class FeedbackOut(BaseModel):
     new: bool = Field(description="false when the same reaction had already been recorded")
 
 
+class CitedAgentOut(BaseModel):
+    agent_id: str
+    name: str
+    version: int
+    computed_at: datetime = Field(description="when the agent computed the snippet")
+    snippet: str = Field(description="the text the model was given, as data")
+    because: str | None = Field(description="the agent's own reason, a clause after 'Because'")
+    consents: list[str] = Field(description="the consent keys that admitted it")
+
+
+class UnusedAgentOut(BaseModel):
+    agent_id: str
+    name: str
+    reason: str = Field(
+        description="missing_consent, silenced_by_context, disabled, no_output, old_version, "
+        "expired, snoozed, dismissed, done, or not_cited (eligible, but the tip is not based "
+        "on it)"
+    )
+    why: str = Field(description="the reason in plain words")
+    missing_consents: list[str] = Field(default_factory=list)
+    context: str | None = Field(default=None, description="the context that silenced it")
+
+
 class ExplainOut(BaseModel):
+    """Why a tip was given, and how it was made."""
+
     tip_id: str
     user_id: str
     text: str
     rationale: str
+    because: str = Field(description="one plain sentence a person can read")
     agents: list[str]
+    cited: list[CitedAgentOut]
+    not_used: list[UnusedAgentOut]
+    context: str | None = Field(description="the active context when the tip was made")
+    prompt: dict[str, str] = Field(description="name and version of the prompt")
+    model: dict[str, str] = Field(description="alias asked and the model it resolved to")
+    latency_ms: dict[str, float] = Field(description="assembly, llm, total")
+    tokens: dict[str, int] = Field(description="prompt, completion")
     fallback: bool
     fallback_reason: str | None
-    created_at: datetime
+    cached: bool = Field(description="served again unchanged at least once")
     serve_count: int
+    experiment: dict[str, str] | None = Field(description="A/B experiment name and variant")
+    created_at: datetime
     last_served_at: datetime
-    provenance: dict[str, Any]
     feedback: list[dict[str, Any]]
+    provenance: dict[str, Any] = Field(description="the full stored record")
 
 
 class SignalsAccepted(BaseModel):
@@ -107,3 +142,37 @@ class UserExport(BaseModel):
 class UserDeletedOut(BaseModel):
     user_id: str
     deleted: dict[str, int] = Field(description="rows erased, per table")
+
+
+class VariantOut(BaseModel):
+    name: str
+    weight: int = Field(description="0 for a variant no longer in the experiments file")
+    share: float = Field(description="the fraction of users assigned to it")
+    prompt: str | None = Field(description="prompt version or @alias; null: the served alias")
+    model: str | None = Field(description="LiteLLM alias; null: the default tip generator")
+
+
+class VariantReport(VariantOut):
+    tips: int = Field(description="tips written for this variant")
+    served: int = Field(description="times they were served, repeats included")
+    users: int
+    reactions: dict[str, int] = Field(description="done, snooze, dismiss counts")
+    done_rate: float = Field(description="done reactions per tip written")
+    snooze_rate: float
+    dismiss_rate: float
+    fallback_rate: float
+    latency_ms: dict[str, float | None] = Field(description="p50 and p95 of the tip path")
+
+
+class ExperimentOut(BaseModel):
+    name: str
+    description: str
+    enabled: bool
+    variants: list[VariantOut]
+
+
+class ExperimentReport(BaseModel):
+    name: str
+    description: str
+    enabled: bool
+    variants: list[VariantReport]

@@ -26,6 +26,7 @@ class StoredOutput:
     agent_version: int
     snippet: str
     suggestion: str | None
+    because: str | None
     snippet_hash: str
     computed_at: datetime
     expires_at: datetime
@@ -77,7 +78,8 @@ _TIP_COLUMNS = (*_HEAD_COLUMNS, tips.c.provenance)
 # of the user are read (at most one per agent) and filtered here: no IN list to expand.
 _OUTPUTS = Statement(
     """
-    SELECT agent_id, agent_version, snippet, suggestion, snippet_hash, computed_at, expires_at
+    SELECT agent_id, agent_version, snippet, suggestion, because, snippet_hash, computed_at,
+           expires_at
     FROM agent_outputs WHERE user_id = ?
     """
 )
@@ -110,13 +112,21 @@ def read_outputs(reader: Reader, user_id: str, agent_ids: Sequence[str]) -> dict
             version,
             snippet,
             suggestion,
+            because,
             digest,
             c.time_out(computed),
             c.time_out(expires),
         )
-        for agent_id, version, snippet, suggestion, digest, computed, expires in reader.all(
-            _OUTPUTS, (user_id,)
-        )
+        for (
+            agent_id,
+            version,
+            snippet,
+            suggestion,
+            because,
+            digest,
+            computed,
+            expires,
+        ) in reader.all(_OUTPUTS, (user_id,))
         if agent_id in wanted
     }
 

@@ -142,6 +142,12 @@ class LoopThread:
             future.cancel()
             raise BusUnavailable(f"JetStream at {self.url}: {type(exc).__name__}: {exc}") from exc
 
+    async def client(self) -> Client:
+        """The core NATS connection under ``jetstream()`` (for plain subscriptions)."""
+        await self.jetstream()
+        assert self._nc is not None
+        return self._nc
+
     async def jetstream(self) -> JetStreamContext:
         if self._nc is not None and self._js is not None and not self._nc.is_closed:
             return self._js

@@ -4,7 +4,9 @@ A job is one agent for one batch of users in one schedule window. Its message id
 derived from (agent, version, batch, window), so two schedulers enqueueing the same
 window put it on the queue once. A worker acks after the sweep committed, tells the
 server it is still working on a slow job, and after ``max_deliver`` failed deliveries
-moves the job to ``nudge.dead.<agent>`` and reports it.
+moves the job to ``nudge.dead.<agent>`` and reports it. A job whose last delivery was
+lost with its worker (killed, hung) is dead-lettered the same way when the server's
+max-deliveries advisory for it arrives.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from google.protobuf.message import Message
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError, NotFoundError
 
 from nudge.events.codec import decode
@@ -34,6 +39,8 @@ from nudge.events.jetstream import (
 log = logging.getLogger(__name__)
 
 WORKERS = "nudge-workers"
+# Published by the server when it would deliver a job once more than ``max_deliver``.
+MAX_DELIVERIES_ADVISORY = f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{JOBS_STREAM}.{WORKERS}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +130,7 @@ class JobQueue(LoopThread):
             log.info("consumer %s exists with another configuration; joining it", WORKERS)
         sub = await js.pull_subscribe_bind(WORKERS, JOBS_STREAM)
         loop = asyncio.get_running_loop()
+        lost = await self._on_lost_jobs(js, on_dead)
         while not stop.is_set():
             try:
                 messages = await sub.fetch(1, timeout=1.0)
@@ -143,11 +151,7 @@ class JobQueue(LoopThread):
                 deliveries = msg.metadata.num_delivered
                 reason = f"{type(error).__name__}: {error}"
                 if deliveries >= self.max_deliver:
-                    await js.publish(
-                        f"{DEAD_PREFIX}sweep.{job.agent_id}",
-                        job.encode(),
-                        headers={"Nats-Msg-Id": f"dead:{job.id}", "Nudge-Error": reason[:500]},
-                    )
+                    await self._dead_letter(js, job, reason)
                     await msg.term()
                     log.error(
                         "job %s dead-lettered after %d deliveries: %s", job.id, deliveries, reason
@@ -156,6 +160,42 @@ class JobQueue(LoopThread):
                 else:
                     log.warning("job %s failed (delivery %d): %s", job.id, deliveries, reason)
                     await msg.nak(delay=min(self.retry_max_s, 2.0**deliveries))
+        await lost.unsubscribe()
+
+    async def _dead_letter(self, js: JetStreamContext, job: SweepJob, reason: str) -> None:
+        await js.publish(
+            f"{DEAD_PREFIX}sweep.{job.agent_id}",
+            job.encode(),
+            headers={"Nats-Msg-Id": f"dead:{job.id}", "Nudge-Error": reason[:500]},
+        )
+
+    async def _on_lost_jobs(self, js: JetStreamContext, on_dead: DeadLetter) -> Subscription:
+        """Dead-letter the jobs whose final delivery died with its worker.
+
+        One worker of the queue group takes each advisory; the job is copied to the
+        dead-letter subject (deduplicated by its id), then deleted from the work queue,
+        where nothing would ever remove it.
+        """
+        loop = asyncio.get_running_loop()
+
+        async def lost(advisory: Msg) -> None:
+            try:
+                seq = int(json.loads(advisory.data)["stream_seq"])
+                stored = await js.get_msg(JOBS_STREAM, seq)
+            except NotFoundError:
+                return  # already dead-lettered by another worker
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("unreadable max-deliveries advisory: %s", exc)
+                return
+            job = SweepJob.decode(stored.data or b"")
+            reason = f"no worker finished it in {self.max_deliver} deliveries (worker lost)"
+            await self._dead_letter(js, job, reason)
+            await js.delete_msg(JOBS_STREAM, seq)
+            log.error("job %s dead-lettered: %s", job.id, reason)
+            await loop.run_in_executor(None, on_dead, job, reason)
+
+        nc = await self.client()
+        return await nc.subscribe(MAX_DELIVERIES_ADVISORY, queue=f"{WORKERS}-dead", cb=lost)
 
 
 class EventConsumer(LoopThread):

@@ -132,6 +132,7 @@ agent_outputs = Table(
     Column("agent_version", Integer, nullable=False),
     Column("snippet", Text, nullable=False),
     Column("suggestion", Text, nullable=True),
+    Column("because", Text, nullable=True),
     Column("facts", Json, nullable=False),
     Column("snippet_hash", String(64), nullable=False),
     Column("computed_at", UTCDateTime, nullable=False),
@@ -179,7 +180,11 @@ tips = Table(
     Column("serve_count", Integer, nullable=False, default=1),
     Column("last_served_at", UTCDateTime, nullable=False),
     Column("provenance", Json, nullable=False),
+    Column("total_ms", Float, nullable=True),
+    Column("experiment", String(64), nullable=True),
+    Column("variant", String(64), nullable=True),
     Index("ix_tips_user_id_created_at", "user_id", "created_at"),
+    Index("ix_tips_experiment_variant", "experiment", "variant"),
 )
 
 tip_feedback = Table(

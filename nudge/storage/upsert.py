@@ -45,14 +45,20 @@ def _copy_upsert(
     staged = f"staged_{table.name}"
     names = ", ".join(columns)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
+    # A second upsert into the same table in this transaction finds the first one's rows
+    # staged (they go only at commit): only then is the staging table emptied first.
+    used = conn.info.setdefault("staged_in", {})
+    transaction = id(conn.get_transaction())
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        # ON COMMIT DROP: the staging table lives exactly as long as this transaction.
-        # Made once per database session and emptied at each commit: no catalog churn per
-        # batch (creating and dropping a table per transaction cost ~1/3 of the write path).
+        # Made once per database session and emptied at each commit (ON COMMIT DELETE ROWS):
+        # no catalog churn per batch (creating and dropping a table per transaction cost
+        # ~1/3 of the write path).
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {staged} (LIKE {table.name}) ON COMMIT DELETE ROWS"
         )
+        if used.get(staged) == transaction:
+            cursor.execute(f"DELETE FROM {staged}")
         with cursor.copy(f"COPY {staged} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row([json.dumps(row[c]) if c in as_json else row[c] for c in columns])
@@ -60,6 +66,6 @@ def _copy_upsert(
             f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {staged} "
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
         )
-        cursor.execute(f"DELETE FROM {staged}")  # a second upsert in this transaction starts empty
+        used[staged] = transaction
     finally:
         cursor.close()

@@ -86,6 +86,7 @@ def _routes(client: TestClient) -> list[tuple[str, str]]:
 
 def _fill(path: str, user: str, tip_id: str) -> str:
     values = {"user_id": user, "tip_id": tip_id, "key": "tasks.read", "kind": "task"}
+    values["name"] = "some-experiment"
     values["external_id"] = "t1"
     return re.sub(r"{(\w+)}", lambda m: values[m.group(1)], path)
 

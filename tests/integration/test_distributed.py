@@ -263,3 +263,45 @@ def test_a_poison_agent_is_dead_lettered_and_the_others_are_unaffected(
     finally:
         queue.close()
         nudge.stop()
+
+
+DYING_WORKER = """
+import sys, time, threading
+from pathlib import Path
+from nudge.events.jobs import JobQueue
+url, mark = sys.argv[1], Path(sys.argv[2])
+def handle(job):
+    mark.write_text(job.window)
+    time.sleep(120)
+JobQueue(url, ack_wait_s=2.0, max_deliver=2).work(handle, threading.Event(), lambda j, r: None)
+"""
+
+
+def test_a_job_whose_workers_die_on_every_delivery_is_dead_lettered(
+    nudge: Nudge, queues: Callable[..., JobQueue], server: NatsServer, tmp_path: Path
+) -> None:
+    queue = queues(ack_wait_s=2.0, max_deliver=2)
+    queue.enqueue(SweepJob("tasks", 1, ("alice",), "cursed"))
+    for delivery in (1, 2):  # each delivery dies with its worker: no ack, no term, no nak
+        mark = tmp_path / f"started-{delivery}"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", DYING_WORKER, server.url, str(mark)],
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        )
+        try:
+            _wait(mark.exists, 30)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    survivor = Worker(queue, _precompute(nudge, queue).handle)
+    try:
+        _wait(lambda: len(survivor.dead) == 1, 30)
+        _wait(lambda: _stream_count(queue, JOBS_STREAM) == 0, 10)
+    finally:
+        survivor.close()
+    job, reason = survivor.dead[0]
+    assert job.window == "cursed" and "worker lost" in reason
+    assert survivor.handled == []  # never run a third time
+    assert _stream_count(queue, DEAD_STREAM) == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -12,24 +11,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from ml.serving.llm import FakeLLM
-from nudge.bootstrap import Nudge, bootstrap, build_app
+from nudge.bootstrap import bootstrap, build_app
 from nudge.events.outbox import Topic
 from nudge.privacy import USER_TABLES
 from nudge.seed import seed_demo
 from nudge.storage.tables import metadata, outbox
 from tests.conftest import FixedClock, MakeSettings
-
-
-@dataclass
-class Env:
-    nudge: Nudge
-    client: TestClient
-    llm: FakeLLM
-    clock: FixedClock
+from tests.integration.tip_env import Env
 
 
 @pytest.fixture
 def env(settings_for: MakeSettings, clock: FixedClock) -> Iterator[Env]:
+    """The shared tip env, with the admin's credential instead of the gateway's."""
     llm = FakeLLM()
     nudge = bootstrap(settings_for(), clock=clock, llm=llm)
     seed_demo(nudge, clock())

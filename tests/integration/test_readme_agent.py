@@ -49,3 +49,4 @@ def test_readme_example_agent_works(
     assert error is None and snippet is not None
     assert snippet.text == "Water: 2 glasses logged today, goal 8."
     assert snippet.suggestion == "Drink a glass of water now."
+    assert snippet.because == "only 2 glasses of water are logged today"

@@ -6,45 +6,16 @@ model is exercised in tests/e2e.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+import hashlib
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from ml.serving.llm import FakeLLM, LLMError
-from nudge.bootstrap import Nudge, bootstrap, build_app
-from nudge.seed import seed_demo
+from ml.serving.llm import LLMError
+from ml.serving.prompt import AssembledPrompt
 from nudge.storage.tables import agent_outputs, tips
-from tests.conftest import FixedClock, MakeSettings, gateway_headers
-
-
-@dataclass
-class Env:
-    nudge: Nudge
-    client: TestClient
-    llm: FakeLLM
-    clock: FixedClock
-
-    def answer(self, tip: str, agents: list[str], rationale: str = "It is due today.") -> None:
-        self.llm.push(json.dumps({"tip": tip, "agents": agents, "rationale": rationale}))
-
-    def prompt_of(self, index: int = -1) -> str:
-        return "\n".join(m.content for m in self.llm.requests[index].messages)
-
-
-@pytest.fixture
-def env(settings_for: MakeSettings, clock: FixedClock) -> Iterator[Env]:
-    llm = FakeLLM()
-    nudge = bootstrap(settings_for(), clock=clock, llm=llm)
-    seed_demo(nudge, clock())
-    nudge.sweeper.sweep_all()
-    with TestClient(build_app(nudge, start=False), headers=gateway_headers(nudge)) as client:
-        yield Env(nudge, client, llm, clock)
-    nudge.stop()
+from tests.integration.tip_env import Env
 
 
 def snippet_of(env: Env, user: str, agent: str) -> str:
@@ -79,7 +50,10 @@ def test_tip_cites_eligible_agents_and_records_provenance(env: Env) -> None:
     assert [c["agent_id"] for c in prov["cited"]] == ["tasks", "calendar"]
     assert prov["cited"][0]["consents"] == ["tasks.read"]
     assert prov["cited"][0]["agent_version"] == env.nudge.registry.current.agents["tasks"].version
-    assert prov["prompt"] == {"name": "tip-orchestrator", "version": "1"}
+    assert prov["prompt"]["name"] == "tip-orchestrator"
+    assert prov["prompt"]["version"] == env.nudge.prompts.current().version
+    sent = AssembledPrompt(request.messages, fingerprint="").text
+    assert prov["prompt"]["sha256"] == hashlib.sha256(sent.encode()).hexdigest()
     assert prov["model"] == {"alias": "tip-generator", "resolved": "fake/tip-generator"}
     assert prov["tokens"]["prompt"] > 0 and prov["latency_ms"]["assembly"] >= 0
     assert prov["fallback"] is False

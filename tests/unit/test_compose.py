@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from pydantic import AliasChoices
 
 from nudge.cli import app as cli
 from nudge.settings import REPO_ROOT, Settings
@@ -32,7 +33,10 @@ def settings_variables() -> set[str]:
     names = set()
     for name, field in Settings.model_fields.items():
         alias = field.validation_alias
-        names.add(alias if isinstance(alias, str) else f"NUDGE_{name.upper()}")
+        if isinstance(alias, AliasChoices):
+            names.update(str(choice) for choice in alias.choices)
+        else:
+            names.add(alias if isinstance(alias, str) else f"NUDGE_{name.upper()}")
     return names
 
 
@@ -86,6 +90,9 @@ def test_urls_point_at_the_services_and_their_ports(compose: dict[str, Any]) -> 
     assert "port: 4222" in nats_conf
     assert re.search(r"sync_interval:\s*always", nats_conf), "JetStream must sync every write"
     assert "-c" in services["nats"]["command"]
+    tracking = urlsplit(env["MLFLOW_TRACKING_URI"])
+    assert (tracking.hostname, tracking.port) == ("mlflow", 5000)
+    assert "5000" in services["mlflow"]["command"] and "5000:5000" in services["mlflow"]["ports"]
     port = int(env["NUDGE_PORT"])
     assert f"{port}:{port}" in services["api"]["ports"]
     assert f"localhost:{port}/healthz" in " ".join(services["api"]["healthcheck"]["test"])

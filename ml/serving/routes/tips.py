@@ -7,8 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from ml.registry.registry import Registry
 from ml.serving.auth import Caller, require_owner
 from ml.serving.errors import ErrorResponse
+from ml.serving.explain import explain as explain_tip
 from ml.serving.orchestrator import Orchestrator, ServedTip
 from ml.serving.ratelimit import TipRateLimit
 from ml.serving.schemas import ExplainOut, FeedbackIn, FeedbackOut, TipOut
@@ -46,6 +48,7 @@ def make_router(
     caller: Callable[..., Caller],
     rate: TipRateLimit,
     on_served: Callable[[ServedTip], None],
+    registry: Callable[[], Registry],
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["tips"], dependencies=[Depends(caller)])
 
@@ -80,20 +83,7 @@ def make_router(
         """The provenance of a tip: what was cited, what was excluded and why, how it was made."""
         t = tips.get(tip_id)
         require_owner(who, t.user_id)
-        return ExplainOut(
-            tip_id=t.tip_id,
-            user_id=t.user_id,
-            text=t.text,
-            rationale=t.rationale,
-            agents=t.agents,
-            fallback=t.fallback,
-            fallback_reason=t.fallback_reason,
-            created_at=t.created_at,
-            serve_count=t.serve_count,
-            last_served_at=t.last_served_at,
-            provenance=t.provenance,
-            feedback=tips.feedback_of(tip_id),
-        )
+        return explain_tip(t, tips.feedback_of(tip_id), registry())
 
     @router.post("/tips/{tip_id}/feedback", response_model=FeedbackOut)
     def feedback(tip_id: TipIdPath, body: FeedbackIn, who: Caller = Depends(caller)) -> FeedbackOut:

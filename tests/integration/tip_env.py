@@ -1,0 +1,43 @@
+"""The `env` fixture: a seeded Nudge on the test database, its app, and a scripted LLM.
+
+Registered for every test in tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ml.serving.llm import FakeLLM
+from nudge.bootstrap import Nudge, bootstrap, build_app
+from nudge.seed import seed_demo
+from tests.conftest import FixedClock, MakeSettings, gateway_headers
+
+
+@dataclass
+class Env:
+    nudge: Nudge
+    client: TestClient
+    llm: FakeLLM
+    clock: FixedClock
+
+    def answer(self, tip: str, agents: list[str], rationale: str = "It is due today.") -> None:
+        self.llm.push(json.dumps({"tip": tip, "agents": agents, "rationale": rationale}))
+
+    def prompt_of(self, index: int = -1) -> str:
+        return "\n".join(m.content for m in self.llm.requests[index].messages)
+
+
+@pytest.fixture
+def env(settings_for: MakeSettings, clock: FixedClock) -> Iterator[Env]:
+    llm = FakeLLM()
+    nudge = bootstrap(settings_for(), clock=clock, llm=llm)
+    seed_demo(nudge, clock())
+    nudge.sweeper.sweep_all()
+    with TestClient(build_app(nudge, start=False), headers=gateway_headers(nudge)) as client:
+        yield Env(nudge, client, llm, clock)
+    nudge.stop()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
+
+from ml.serving.percentiles import percentile
 
 if TYPE_CHECKING:
     from ml.evaluation.results import ScenarioResult
@@ -68,18 +69,6 @@ DIRECTIONS: dict[str, int] = {
 def rate(count: int, total: int) -> float | None:
     """``count / total``, or None when there is nothing to divide by."""
     return count / total if total else None
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The ``q``-th percentile (0-100), interpolated linearly; None for no values."""
-    if not 0 <= q <= 100:
-        raise ValueError(f"percentile {q} is outside 0-100")
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def mean(values: Sequence[float]) -> float | None:

@@ -184,7 +184,7 @@ tips = Table(
     Column("experiment", String(64), nullable=True),
     Column("variant", String(64), nullable=True),
     Index("ix_tips_user_id_created_at", "user_id", "created_at"),
-    Index("ix_tips_experiment_variant", "experiment", "variant"),
+    Index("ix_tips_experiment_variant_total_ms", "experiment", "variant", "total_ms"),
 )
 
 tip_feedback = Table(

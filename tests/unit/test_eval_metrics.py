@@ -7,8 +7,9 @@ import json
 import pytest
 
 from ml.evaluation.judge import judge_request, parse_judgment
-from ml.evaluation.metrics import aggregate, mean, percentile, rate
+from ml.evaluation.metrics import aggregate, mean, rate
 from ml.evaluation.results import ScenarioResult
+from ml.serving.percentiles import percentile
 
 
 def test_rate_with_a_zero_denominator_is_none() -> None:

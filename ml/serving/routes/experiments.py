@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Connection, Engine, case, func, select
 
 from ml.serving.auth import Caller, require_service
 from ml.serving.experiments import Experiment, Experiments
+from ml.serving.percentiles import between, neighbours
 from ml.serving.schemas import ExperimentOut, ExperimentReport, VariantOut, VariantReport
 from nudge.errors import NotFound
 from nudge.storage.tables import tip_feedback, tips
@@ -86,26 +86,33 @@ class _Stats:
     def __init__(self) -> None:
         self.tips = self.served = self.users = self.fallbacks = 0
         self.reactions = dict.fromkeys(_REACTIONS, 0)
-        self.latencies: list[float] = []
+        self.latency_ms: dict[str, float | None] = {"p50": None, "p95": None}
 
 
 def variant_stats(engine: Engine, experiment: str) -> dict[str, _Stats]:
-    """Read the experiment's tips and reactions, grouped by variant."""
+    """Read the experiment's tips and reactions, grouped by variant.
+
+    The latency percentiles are read from the database by rank (two rows each), so a
+    report never loads an experiment's latencies into this process.
+    """
     stats: dict[str, _Stats] = defaultdict(_Stats)
+    timed: dict[str, int] = {}
     with engine.connect() as conn:
-        for variant, count, served, users, fallbacks in conn.execute(
+        for variant, count, served, users, fallbacks, with_latency in conn.execute(
             select(
                 tips.c.variant,
                 func.count(),
                 func.sum(tips.c.serve_count),
                 func.count(tips.c.user_id.distinct()),
                 func.sum(case((tips.c.fallback, 1), else_=0)),
+                func.count(tips.c.total_ms),
             )
             .where(tips.c.experiment == experiment)
             .group_by(tips.c.variant)
         ):
             s = stats[variant]
             s.tips, s.served, s.users, s.fallbacks = count, served or 0, users, fallbacks or 0
+            timed[variant] = with_latency
         for variant, reaction, count in conn.execute(
             select(tips.c.variant, tip_feedback.c.reaction, func.count())
             .join(tip_feedback, tip_feedback.c.tip_id == tips.c.tip_id)
@@ -113,13 +120,33 @@ def variant_stats(engine: Engine, experiment: str) -> dict[str, _Stats]:
             .group_by(tips.c.variant, tip_feedback.c.reaction)
         ):
             stats[variant].reactions[reaction] = count
-        for variant, total_ms in conn.execute(
-            select(tips.c.variant, tips.c.total_ms).where(
-                tips.c.experiment == experiment, tips.c.total_ms.is_not(None)
-            )
-        ):
-            stats[variant].latencies.append(float(total_ms))
+        for variant, count in timed.items():
+            if count:
+                stats[variant].latency_ms = {
+                    f"p{q}": _latency_percentile(conn, experiment, variant, count, q)
+                    for q in (50, 95)
+                }
     return dict(stats)
+
+
+def _latency_percentile(
+    conn: Connection, experiment: str, variant: str, count: int, q: int
+) -> float:
+    """The ``q``-th percentile of the variant's ``count`` tip latencies, from the two
+    ranks it lies between (ix_tips_experiment_variant_total_ms orders them)."""
+    low, high, weight = neighbours(count, q)
+    lower, *upper = conn.scalars(
+        select(tips.c.total_ms)
+        .where(
+            tips.c.experiment == experiment,
+            tips.c.variant == variant,
+            tips.c.total_ms.is_not(None),
+        )
+        .order_by(tips.c.total_ms)
+        .offset(low)
+        .limit(high - low + 1)
+    ).all()
+    return round(between(lower, upper[-1] if upper else lower, weight), 2)
 
 
 def _report(variant: VariantOut, stats: _Stats | None) -> VariantReport:
@@ -138,14 +165,5 @@ def _report(variant: VariantOut, stats: _Stats | None) -> VariantReport:
         snooze_rate=rate(s.reactions["snooze"]),
         dismiss_rate=rate(s.reactions["dismiss"]),
         fallback_rate=rate(s.fallbacks),
-        latency_ms={"p50": percentile(s.latencies, 50), "p95": percentile(s.latencies, 95)},
+        latency_ms=s.latency_ms,
     )
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return round(ordered[rank - 1], 2)

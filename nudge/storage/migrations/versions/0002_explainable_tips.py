@@ -22,12 +22,14 @@ def upgrade() -> None:
         batch.add_column(sa.Column("total_ms", sa.Float(), nullable=True))
         batch.add_column(sa.Column("experiment", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("variant", sa.String(length=64), nullable=True))
-        batch.create_index("ix_tips_experiment_variant", ["experiment", "variant"])
+        batch.create_index(
+            "ix_tips_experiment_variant_total_ms", ["experiment", "variant", "total_ms"]
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("tips") as batch:
-        batch.drop_index("ix_tips_experiment_variant")
+        batch.drop_index("ix_tips_experiment_variant_total_ms")
         batch.drop_column("variant")
         batch.drop_column("experiment")
         batch.drop_column("total_ms")

@@ -179,6 +179,7 @@ def _assess(
         tip=stored.text,
         fallback=stored.fallback,
         fallback_reason=stored.fallback_reason,
+        fallback_detail=_text_or_none(provenance.get("llm_error")),
         eligible=eligible,
         cited=cited,
         grounded=bool(facts) if any(cited_texts) else None,
@@ -192,6 +193,10 @@ def _assess(
         prompt_tokens=int(tokens.get("prompt") or 0),
         completion_tokens=int(tokens.get("completion") or 0),
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _settable_clock(nudge: Nudge) -> SettableClock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -39,6 +40,8 @@ class Metrics:
     errors: int = 0
     """Scenarios that could not be run at all."""
     fallback_reasons: dict[str, int] = field(default_factory=dict)
+    invalid_answers: dict[str, int] = field(default_factory=dict)
+    """Why the model's answers were refused, by kind (see ``invalid_kind``)."""
 
     def numbers(self) -> dict[str, float]:
         """Every numeric metric that has a value (for trackers that refuse None)."""
@@ -71,6 +74,20 @@ def rate(count: int, total: int) -> float | None:
     return count / total if total else None
 
 
+_KIND_CUT = re.compile(r"[:(]")
+_NOT_A_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def invalid_kind(detail: str) -> str:
+    """A refused answer's kind, from its message without the particulars:
+    ``"bad_response: answer is not JSON (finish_reason=length…)"`` → ``answer_is_not_json``,
+    ``"cites agents that were not eligible: x"`` → ``cites_agents_that_were_not_eligible``.
+    """
+    message = detail.removeprefix("bad_response: ")
+    head = _KIND_CUT.split(message, maxsplit=1)[0]
+    return _NOT_A_WORD.sub("_", head.lower()).strip("_")[:60] or "unknown"
+
+
 def mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -84,6 +101,11 @@ def aggregate(results: Sequence[ScenarioResult]) -> Metrics:
     judged = [r for r in results if r.judged]
     scores = [float(r.judge_score) for r in judged if r.judge_score is not None]
     reasons = Counter(r.fallback_reason or "unknown" for r in served if r.fallback)
+    invalid = Counter(
+        invalid_kind(r.fallback_detail or "")
+        for r in served
+        if r.fallback and r.fallback_reason == "invalid_answer"
+    )
     return Metrics(
         scenarios=len(results),
         valid_output_rate=rate(len(written), len(with_eligible)),
@@ -98,4 +120,5 @@ def aggregate(results: Sequence[ScenarioResult]) -> Metrics:
         judge_coverage=rate(len(scores), len(judged)),
         errors=sum(r.error is not None for r in results),
         fallback_reasons=dict(sorted(reasons.items())),
+        invalid_answers=dict(invalid.most_common()),
     )

@@ -49,9 +49,15 @@ def metrics_table(run: EvalRun) -> Table:
     for name, value in _values(run.metrics).items():
         style = "red" if name.endswith("violations") and value else None
         table.add_row(name, format_metric(name, value), style=style)
+    captions = []
     if run.metrics.fallback_reasons:
         reasons = ", ".join(f"{k} {v}" for k, v in run.metrics.fallback_reasons.items())
-        table.caption = escape(f"fallback reasons: {reasons}")
+        captions.append(f"fallback reasons: {reasons}")
+    if run.metrics.invalid_answers:
+        kinds = ", ".join(f"{k} {v}" for k, v in run.metrics.invalid_answers.items())
+        captions.append(f"invalid answers: {kinds}")
+    if captions:
+        table.caption = escape("\n".join(captions))
     return table
 
 
@@ -170,6 +176,7 @@ def write_results(run: EvalRun, directory: Path) -> tuple[Path, Path]:
         "metrics": {
             **{name: getattr(run.metrics, name) for name in DIRECTIONS},
             "fallback_reasons": run.metrics.fallback_reasons,
+            "invalid_answers": run.metrics.invalid_answers,
         },
         "results": rows,
     }

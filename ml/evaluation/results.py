@@ -16,6 +16,8 @@ class ScenarioResult:
     tip: str = ""
     fallback: bool = False
     fallback_reason: str | None = None
+    fallback_detail: str | None = None
+    """What went wrong with the model's answer (a validation message, an LLM error)."""
     eligible: tuple[str, ...] = ()
     cited: tuple[str, ...] = ()
     grounded: bool | None = None
@@ -58,6 +60,7 @@ class ScenarioResult:
             "tip": self.tip,
             "fallback": self.fallback,
             "fallback_reason": self.fallback_reason,
+            "fallback_detail": self.fallback_detail,
             "eligible": " ".join(self.eligible),
             "cited": " ".join(self.cited),
             "grounded": self.grounded,

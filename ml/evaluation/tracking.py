@@ -75,8 +75,14 @@ def log_run(tracking_uri: str, run: EvalRun, *, experiment: str = "nudge-eval") 
             metrics=[Metric(k, v, now_ms, 0) for k, v in run.metrics.numbers().items()],
             params=[Param(k, v) for k, v in params.items()],
             tags=[
-                RunTag(f"fallback_reason.{k}", str(v))
-                for k, v in run.metrics.fallback_reasons.items()
+                *(
+                    RunTag(f"fallback_reason.{k}", str(v))
+                    for k, v in run.metrics.fallback_reasons.items()
+                ),
+                *(
+                    RunTag(f"invalid_answer.{k}", str(v))
+                    for k, v in run.metrics.invalid_answers.items()
+                ),
             ],
         )
         with tempfile.TemporaryDirectory(prefix="nudge-eval-") as tmp:

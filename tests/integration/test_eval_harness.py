@@ -60,6 +60,9 @@ async def test_the_smoke_set_on_the_embedded_model_is_logged_to_mlflow(
             e["agent_id"] for e in tip.provenance["eligible"]
         }
     assert sum(r.judged for r in run.results) == 3
+    refused = [r for r in run.results if r.fallback_reason == "invalid_answer"]
+    assert all(r.fallback_detail for r in refused), refused  # the reason reaches the report
+    assert sum(run.metrics.invalid_answers.values()) == len(refused)
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     run_id = log_run(uri, run)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ml.evaluation.judge import judge_request, parse_judgment
-from ml.evaluation.metrics import aggregate, mean, rate
+from ml.evaluation.metrics import aggregate, invalid_kind, mean, rate
 from ml.evaluation.results import ScenarioResult
 from ml.serving.percentiles import percentile
 
@@ -46,6 +46,7 @@ def test_aggregate_counts_each_metric_over_its_own_population() -> None:
             "c",
             fallback=True,
             fallback_reason="invalid_answer",
+            fallback_detail="cites agents that were not eligible: sleep",
             grounded=True,
             met=2,
             expectations=4,
@@ -74,7 +75,28 @@ def test_aggregate_counts_each_metric_over_its_own_population() -> None:
     assert m.latency_p50_ms == 150.0
     assert m.judge_score == 5.0 and m.judge_coverage == 0.5
     assert m.fallback_reasons == {"invalid_answer": 1, "no_eligible_agents": 1}
+    assert m.invalid_answers == {"cites_agents_that_were_not_eligible": 1}
     assert "judge_score" in m.numbers() and "fallback_reasons" not in m.numbers()
+
+
+@pytest.mark.parametrize(
+    ("detail", "kind"),
+    [
+        ("not JSON: Expecting ',' delimiter: line 3 column 21 (char 94)", "not_json"),
+        (
+            "bad_response: answer is not JSON (finish_reason=length; raise max_tokens)",
+            "answer_is_not_json",
+        ),
+        ("tip must be 10-140 characters", "tip_must_be_10_140_characters"),
+        (
+            "tip shares no content word with the snippets it cites",
+            "tip_shares_no_content_word_with_the_snippets_it_cites",
+        ),
+        ("", "unknown"),
+    ],
+)
+def test_invalid_answers_are_grouped_by_kind_without_particulars(detail: str, kind: str) -> None:
+    assert invalid_kind(detail) == kind
 
 
 def test_aggregate_of_nothing_has_no_rates() -> None:

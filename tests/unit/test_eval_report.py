@@ -128,6 +128,23 @@ def test_the_tables_show_the_metrics_and_each_scenario() -> None:
     assert "no_eligible_agents" in scenarios
 
 
+def test_refused_answers_are_reported_by_kind_with_their_message(tmp_path: Path) -> None:
+    base = _run(1200.0, grounded=True)
+    refused = replace(
+        base.results[0],
+        scenario_id="tokyo-refused",
+        fallback=True,
+        fallback_reason="invalid_answer",
+        fallback_detail="not JSON: Expecting ',' delimiter: line 1 column 9 (char 8)",
+    )
+    run = EvalRun(base.params, (*base.results, refused))
+    assert "invalid answers: not_json 1" in _text(metrics_table(run))
+    _, json_path = write_results(run, tmp_path)
+    document = json.loads(json_path.read_text(encoding="utf-8"))
+    assert document["metrics"]["invalid_answers"] == {"not_json": 1}
+    assert document["results"][2]["fallback_detail"].startswith("not JSON: Expecting")
+
+
 def test_results_are_written_as_csv_and_json(tmp_path: Path) -> None:
     run = _run(1200.0, grounded=True)
     csv_path, json_path = write_results(run, tmp_path / "out")

@@ -74,8 +74,14 @@ def tip_request(
 
 def read_answer(content: str, snippets: Mapping[str, str], prompt: AssembledPrompt) -> Answer:
     """Validate the model's answer against the eligible snippets; a tip that repeats the
-    prompt's system text is refused. Raises InvalidAnswer."""
-    return parse_answer(content, snippets, forbidden=[prompt.messages[0].content[:60]])
+    prompt's system text, or has a time or number the user message lacks, is refused.
+    Raises InvalidAnswer."""
+    return parse_answer(
+        content,
+        snippets,
+        forbidden=[prompt.messages[0].content[:60]],
+        shown=prompt.messages[-1].content,
+    )
 
 
 @dataclass(frozen=True, slots=True)

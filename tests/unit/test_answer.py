@@ -9,8 +9,11 @@ import pytest
 from ml.serving.answer import (
     RATIONALE_MAX,
     TIP_MAX,
+    TIP_MIN,
+    TIP_MIN_ASKED,
     InvalidAnswer,
     answer_schema,
+    invented_numbers,
     is_degenerate,
     parse_answer,
 )
@@ -31,6 +34,8 @@ def test_schema_limits_citations_to_the_eligible_ids() -> None:
     assert agents["items"]["enum"] == ["tasks", "calendar", "sleep"]
     assert agents["maxItems"] == 2 and agents["minItems"] == 1
     assert schema["properties"]["tip"]["maxLength"] == TIP_MAX
+    # The model is asked for more than validation requires (a sentence, not a label).
+    assert schema["properties"]["tip"]["minLength"] == TIP_MIN_ASKED > TIP_MIN
     assert answer_schema(["tasks"])["properties"]["agents"]["maxItems"] == 1
 
 
@@ -62,6 +67,8 @@ def test_citations_without_grounding_are_dropped() -> None:
         (answer("Q3-invoice-now!", ["tasks"]), "fewer than 3 words"),
         (answer("Walk the dog around the block.", ["tasks"]), "no content word"),
         (answer("send the invoice send the invoice send the invoice", ["tasks"]), "repeats"),
+        (answer("Send the Q3 invoice before 24:30.", ["tasks"]), "not given: 24:30"),
+        (answer("Send the Q3 invoice, 3 reminders left.", ["tasks"]), "not given: 3$"),
     ],
 )
 def test_bad_answers_are_rejected_with_a_reason(content: str, why: str) -> None:
@@ -126,3 +133,28 @@ def test_an_ungrounded_rationale_is_replaced() -> None:
         answer("Send the Q3 invoice", ["tasks"], "The invoice is overdue."), SNIPPETS
     )
     assert kept.rationale == "The invoice is overdue."
+
+
+@pytest.mark.parametrize(
+    ("tip", "shown", "invented"),
+    [
+        ("Design review 10:30–11:30, then 24:30–25:00", "review 10:30–11:30", ["24:30", "25:00"]),
+        ("Meet Lena at 9 (9:00), 45 min", "1:1 with Lena 09:00–09:45", []),
+        ("Walk 10,000 steps: day 4", "Walk 10000 steps, 4 days in a row", []),
+        ("Send the Q3 report, P1, ref a8b4", "Q3 report due today", []),  # names, not amounts
+        ("Sleep by 22:30 for 7.5 h", "target 7.5 h", ["22:30"]),
+        ("Call at 12.30", "lunch 12:30–13:30", []),
+    ],
+)
+def test_times_and_numbers_must_come_from_what_the_model_was_shown(
+    tip: str, shown: str, invented: list[str]
+) -> None:
+    assert invented_numbers(tip, shown) == invented
+
+
+def test_the_time_in_the_user_message_counts_as_shown() -> None:
+    tip = answer("Send the Q3 invoice now, at 14:05.", ["tasks"])
+    with pytest.raises(InvalidAnswer, match="14:05"):
+        parse_answer(tip, SNIPPETS)  # by default only the snippets count
+    shown = "Now: Sat 21 Nov 14:05 (Europe/Paris), afternoon.\n" + SNIPPETS["tasks"]
+    assert parse_answer(tip, SNIPPETS, shown=shown).tip.endswith("at 14:05.")

@@ -8,24 +8,20 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from ml.serving.percentiles import percentile as shared_percentile
+
 Goal = Literal["at_most", "at_least"]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0..100) by linear interpolation between closest ranks.
-
-    Same definition as numpy's default, so with N=30 the p99 lies between the two
-    slowest samples: read it as "about the worst", not as a tail estimate.
+    """The ``q``-th percentile (0..100), by the product's one definition: linear
+    interpolation between closest ranks, numpy's default. With N=30 the p99 lies between
+    the two slowest samples: read it as "about the worst", not as a tail estimate.
     """
-    if not values:
+    value = shared_percentile(values, q)
+    if value is None:
         raise ValueError("percentile of no values")
-    if not 0 <= q <= 100:
-        raise ValueError(f"q must be within 0..100, got {q}")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = math.floor(rank)
-    high = math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    return value
 
 
 @dataclass(frozen=True, slots=True)

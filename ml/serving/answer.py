@@ -39,6 +39,11 @@ _ADDRESSED_TO_MODEL = re.compile(
     re.IGNORECASE,
 )
 # A number glued after a letter is part of a name ("Q3", "P1", "a8b4"), not a quantity.
+# Words of the prompt's instructions, not of anyone's day: a tip using one the snippets do
+# not is echoing its instructions ("tip_1: one imperative sentence, naming a concrete fact").
+_INSTRUCTION_WORDS = re.compile(
+    r"\b(?:json|snippets?|rationale|imperative sentence|concrete fact|prompt)\b", re.IGNORECASE
+)
 _CLOCK_TIME = re.compile(r"(?<![\w.:])(\d{1,2})[:.](\d{2})(?![\d:])")
 _NUMBER = re.compile(r"(?<!\w)\d+(?:,\d{3})*(?:\.\d+)?")
 _WORD = re.compile(r"\d{1,2}:\d{2}|[^\W_]{4,}")
@@ -90,6 +95,10 @@ def is_degenerate(text: str) -> bool:
     words = text.lower().split()
     trigrams = Counter(zip(words, words[1:], words[2:], strict=False))
     return bool(trigrams) and trigrams.most_common(1)[0][1] >= 3
+
+
+def _instruction_words(text: str) -> set[str]:
+    return {w.lower() for w in _INSTRUCTION_WORDS.findall(text)}
 
 
 def _times_and_numbers(text: str) -> tuple[set[tuple[int, int]], set[float]]:
@@ -158,6 +167,9 @@ def parse_answer(
             raise InvalidAnswer("tip repeats prompt markup or instructions")
     if _ADDRESSED_TO_MODEL.search(tip):
         raise InvalidAnswer("tip speaks to a model, not to the user (an injected instruction?)")
+    echoed = _instruction_words(tip) - _instruction_words("\n".join(snippets.values()))
+    if echoed:
+        raise InvalidAnswer(f"tip echoes its instructions: {', '.join(sorted(echoed))}")
     if is_degenerate(tip):
         raise InvalidAnswer("tip repeats itself")
     if len(tip.split()) < MIN_WORDS:

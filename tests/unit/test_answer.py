@@ -67,6 +67,11 @@ def test_citations_without_grounding_are_dropped() -> None:
         (answer("Q3-invoice-now!", ["tasks"]), "fewer than 3 words"),
         (answer("Walk the dog around the block.", ["tasks"]), "no content word"),
         (answer("send the invoice send the invoice send the invoice", ["tasks"]), "repeats"),
+        (
+            answer("tip_1: one imperative sentence about the Q3 invoice", ["tasks"]),
+            "echoes its instructions: imperative sentence",
+        ),
+        (answer("Send the Q3 invoice as JSON.", ["tasks"]), "echoes its instructions: json"),
         (answer("Send the Q3 invoice before 24:30.", ["tasks"]), "not given: 24:30"),
         (answer("Send the Q3 invoice, 3 reminders left.", ["tasks"]), "not given: 3$"),
     ],
@@ -158,3 +163,9 @@ def test_the_time_in_the_user_message_counts_as_shown() -> None:
         parse_answer(tip, SNIPPETS)  # by default only the snippets count
     shown = "Now: Sat 21 Nov 14:05 (Europe/Paris), afternoon.\n" + SNIPPETS["tasks"]
     assert parse_answer(tip, SNIPPETS, shown=shown).tip.endswith("at 14:05.")
+
+
+def test_instruction_words_pass_when_the_snippets_use_them() -> None:
+    snippets = {"tasks": 'Open tasks: "Fix the JSON prompt parser" (due today).'}
+    parsed = parse_answer(answer("Fix the JSON prompt parser first.", ["tasks"]), snippets)
+    assert parsed.tip == "Fix the JSON prompt parser first."

@@ -13,8 +13,17 @@ class UvicornThread:
     """uvicorn serving ``app`` on 127.0.0.1:``port`` from a thread with its own event loop."""
 
     def __init__(self, app: Any, port: int) -> None:
+        # Idle connections outlive the slowest floor call between two requests on them, as
+        # `nudge run` does (NUDGE_KEEPALIVE_S): a server closing a connection while the
+        # client reuses it fails that request with a ReadError.
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            timeout_keep_alive=75,
         )
         self.server = uvicorn.Server(config)
         self.base_url = f"http://127.0.0.1:{port}"

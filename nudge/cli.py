@@ -74,7 +74,12 @@ def run(
     else:
         bearer = "Authorization: Bearer $NUDGE_GATEWAY_TOKEN"
     out.print(f'Nudge is up: try [bold]curl -H "{bearer}" {where}/v1/users/alice/tip[/bold]')
-    _serve(build_app(nudge, sweep_now=False), host or settings.host, port or settings.port)
+    _serve(
+        build_app(nudge, sweep_now=False),
+        host or settings.host,
+        port or settings.port,
+        settings.keepalive_s,
+    )
 
 
 @app.command()
@@ -93,16 +98,18 @@ def api(
         build_app(nudge, sweep_now=False, scheduler=False),
         host or settings.host,
         port or settings.port,
+        settings.keepalive_s,
     )
 
 
-def _serve(app: FastAPI, host: str, port: int) -> None:
+def _serve(app: FastAPI, host: str, port: int, keepalive_s: int) -> None:
     import uvicorn
 
     uvicorn.run(
         app,
         host=host,
         port=port,
+        timeout_keep_alive=keepalive_s,
         log_config=None,  # uvicorn's loggers go through ours (JSON by default)
         access_log=False,  # one access line per request comes from RequestContext
     )

@@ -21,6 +21,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".nudge")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    keepalive_s: int = Field(
+        default=75,
+        ge=1,
+        le=3600,
+        description="how long an idle HTTP connection stays open; above the gateway's own "
+        "idle timeout, so the gateway never reuses a connection the server is closing",
+    )
 
     database_url: str | None = Field(
         default=None, validation_alias="DATABASE_URL", description="Postgres URL; SQLite when unset"

@@ -6,6 +6,7 @@ served again. And with the LLM stopped, tips keep coming as fallbacks, with HTTP
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -157,3 +158,22 @@ def test_llm_down_gives_fallback_with_200(
         checks = client.get("/readyz").json()["checks"]
         assert checks["llm"]["ok"] is False
     nudge.stop()
+
+
+def test_an_idle_connection_outlives_uvicorns_default_keep_alive(product: httpx.Client) -> None:
+    """A gateway reuses idle connections; the server must not close one after uvicorn's 5 s
+    (NUDGE_KEEPALIVE_S, 75 s by default), or a reused connection fails mid-request."""
+    port = int(str(product.base_url).rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/healthz")
+        first = conn.getresponse()
+        assert first.status == 200 and first.read()
+        sock = conn.sock
+        time.sleep(6)
+        conn.request("GET", "/healthz")  # http.client never reconnects on its own
+        second = conn.getresponse()  # RemoteDisconnected if the server closed it
+        assert second.status == 200 and second.read()
+        assert conn.sock is sock
+    finally:
+        conn.close()

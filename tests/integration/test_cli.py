@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, func, insert, inspect, select, text
 from typer.testing import CliRunner, Result
 
+import nudge.bootstrap
 from nudge.cli import OPENAPI_PATH, app
 from nudge.storage.engine import alembic_config, make_engine
 from nudge.storage.tables import agent_outputs, metadata, outbox, sweep_runs, users
@@ -49,7 +51,14 @@ def base_env(data_dir: Path) -> Env:
 
 
 @pytest.fixture
-def env(database: Database, tmp_path: Path) -> Env:
+def env(
+    database: Database, tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> Env:
+    # The commands run on the test's clock, not the wall clock: what the demo's agents
+    # have to say depends on the time of day (no deep-work window is left at 17:00).
+    monkeypatch.setattr(
+        nudge.bootstrap, "bootstrap", partial(nudge.bootstrap.bootstrap, clock=clock)
+    )
     return {**base_env(tmp_path / "data"), "DATABASE_URL": database.url}
 
 

@@ -71,6 +71,9 @@ def _print_explanation(e: ExplainOut) -> None:
         "latency", f"{ms['total']:.0f} ms (assembly {ms['assembly']:.1f}, LLM {ms['llm']:.0f})"
     )
     how.add_row("tokens", f"{e.tokens['prompt']} in, {e.tokens['completion']} out")
+    if e.fallback:
+        detail = f": {e.fallback_detail}" if e.fallback_detail else ""
+        how.add_row("fallback", escape(f"{e.fallback_reason}{detail}"))
     how.add_row("served", f"{e.serve_count}× ({'reused' if e.cached else 'written once'})")
     experiment = e.experiment
     how.add_row(

@@ -76,6 +76,7 @@ def explain(tip: StoredTip, feedback: list[dict[str, Any]], registry: Registry) 
         tokens={k: int(p.get("tokens", {}).get(k, 0)) for k in ("prompt", "completion")},
         fallback=tip.fallback,
         fallback_reason=tip.fallback_reason,
+        fallback_detail=p.get("llm_error") if tip.fallback else None,
         cached=tip.serve_count > 1,
         serve_count=tip.serve_count,
         experiment=p.get("experiment"),

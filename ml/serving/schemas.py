@@ -77,6 +77,9 @@ class ExplainOut(BaseModel):
     tokens: dict[str, int] = Field(description="prompt, completion")
     fallback: bool
     fallback_reason: str | None
+    fallback_detail: str | None = Field(
+        description="why the model's answer was not used: the validation message or LLM error"
+    )
     cached: bool = Field(description="served again unchanged at least once")
     serve_count: int
     experiment: dict[str, str] | None = Field(description="A/B experiment name and variant")

@@ -7,6 +7,7 @@ model is exercised in tests/e2e.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import timedelta
 
 import pytest
@@ -129,6 +130,23 @@ def test_ungrounded_or_looping_tips_fall_back(env: Env) -> None:
     env.answer("Send the invoice, send the invoice, send the invoice, send the invoice.", ["tasks"])
     body = env.client.get("/v1/users/alice/tip", params={"refresh": "true"}).json()
     assert body["fallback"] is True
+
+
+def test_a_tip_with_a_time_nobody_gave_falls_back(env: Env) -> None:
+    env.answer("Send the Q3 invoice before 24:30 tonight.", ["tasks"])
+    body = env.client.get("/v1/users/alice/tip").json()
+    explained = env.client.get(f"/v1/tips/{body['tip_id']}/explain").json()
+    assert body["fallback"] is True and explained["fallback_reason"] == "invalid_answer"
+    assert explained["fallback_detail"] == "tip has times or numbers it was not given: 24:30"
+    # The local time in the user message is something the model was given.
+    shown = re.search(r"^Now: .*?(\d{2}:\d{2}) \(Europe/Paris\)", env.prompt_of(), re.M)
+    assert shown is not None, env.prompt_of()
+    local = shown.group(1)
+    env.answer(f"Send the Q3 invoice now, at {local}.", ["tasks"])
+    body = env.client.get("/v1/users/alice/tip", params={"refresh": "true"}).json()
+    assert body["fallback"] is False and body["text"].endswith(f"at {local}.")
+    explained = env.client.get(f"/v1/tips/{body['tip_id']}/explain").json()
+    assert explained["fallback_detail"] is None
 
 
 def test_snooze_keeps_cited_agents_out_until_it_ends(env: Env) -> None:

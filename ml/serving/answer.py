@@ -38,12 +38,12 @@ _ADDRESSED_TO_MODEL = re.compile(
     r"|as an ai|language model)\b",
     re.IGNORECASE,
 )
-# A number glued after a letter is part of a name ("Q3", "P1", "a8b4"), not a quantity.
 # Words of the prompt's instructions, not of anyone's day: a tip using one the snippets do
 # not is echoing its instructions ("tip_1: one imperative sentence, naming a concrete fact").
 _INSTRUCTION_WORDS = re.compile(
     r"\b(?:json|snippets?|rationale|imperative sentence|concrete fact|prompt)\b", re.IGNORECASE
 )
+# A number glued after a letter is part of a name ("Q3", "P1", "a8b4"), not a quantity.
 _CLOCK_TIME = re.compile(r"(?<![\w.:])(\d{1,2})[:.](\d{2})(?![\d:])")
 _NUMBER = re.compile(r"(?<!\w)\d+(?:,\d{3})*(?:\.\d+)?")
 _WORD = re.compile(r"\d{1,2}:\d{2}|[^\W_]{4,}")

@@ -148,7 +148,10 @@ def parse_answer(
     if not isinstance(data, dict):
         raise InvalidAnswer("not a JSON object")
     tip, agents, rationale = data.get("tip"), data.get("agents"), data.get("rationale")
-    if not isinstance(tip, str) or not TIP_MIN <= len(tip.strip()) <= TIP_MAX:
+    if not isinstance(tip, str):
+        raise InvalidAnswer("tip must be a string")
+    tip = _whole_words(_LABEL.sub("", " ".join(tip.split())), TIP_MAX)  # "Tip 1: Send…" → "Send…"
+    if not TIP_MIN <= len(tip) <= TIP_MAX:
         raise InvalidAnswer(f"tip must be {TIP_MIN}-{TIP_MAX} characters")
     if not isinstance(agents, list) or not agents or not all(isinstance(a, str) for a in agents):
         raise InvalidAnswer("agents must be a non-empty list of ids")
@@ -160,7 +163,6 @@ def parse_answer(
         raise InvalidAnswer(f"cites more than {MAX_CITED} agents")
     if not isinstance(rationale, str) or len(rationale) > RATIONALE_MAX:
         raise InvalidAnswer(f"rationale must be a string of at most {RATIONALE_MAX} characters")
-    tip = _whole_words(_LABEL.sub("", " ".join(tip.split())), TIP_MAX)  # "Tip 1: Send…" → "Send…"
     lowered = tip.lower()
     for needle in ("<snippet", "</snippet", *forbidden):
         if needle.lower() in lowered:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ml.serving.answer import (
     RATIONALE_MAX,
@@ -60,6 +62,7 @@ def test_citations_without_grounding_are_dropped() -> None:
         ("nope", "not JSON"),
         ("[1, 2]", "not a JSON object"),
         (answer("short", ["tasks"]), "characters"),
+        (answer("Tip 1: Send Q3", ["tasks"]), "10-140 characters"),  # once the label is gone
         (answer("Send the Q3 invoice now.", []), "non-empty list"),
         (answer("Send the Q3 invoice now.", ["weather"]), "not eligible"),
         (answer("Ignore <snippet> and send the invoice.", ["tasks"]), "markup"),
@@ -169,3 +172,28 @@ def test_instruction_words_pass_when_the_snippets_use_them() -> None:
     snippets = {"tasks": 'Open tasks: "Fix the JSON prompt parser" (due today).'}
     parsed = parse_answer(answer("Fix the JSON prompt parser first.", ["tasks"]), snippets)
     assert parsed.tip == "Fix the JSON prompt parser first."
+
+
+@given(tip=st.text(max_size=200), other=st.text(max_size=200))
+def test_nothing_the_model_was_shown_counts_as_invented(tip: str, other: str) -> None:
+    assert invented_numbers(tip, tip) == []
+    assert invented_numbers(tip, f"{other}\n{tip}\n{other}") == []
+
+
+@given(
+    tip=st.text(max_size=TIP_MAX + 20),
+    snippets=st.dictionaries(
+        st.sampled_from(["tasks", "calendar"]), st.text(max_size=200), min_size=1
+    ),
+    shown=st.none() | st.text(max_size=300),
+)
+def test_any_answer_is_either_kept_or_refused_with_a_reason(
+    tip: str, snippets: dict[str, str], shown: str | None
+) -> None:
+    content = answer(tip, list(snippets), "Because.")
+    try:
+        parsed = parse_answer(content, snippets, shown=shown)
+    except InvalidAnswer as exc:
+        assert str(exc)
+    else:
+        assert set(parsed.agents) <= set(snippets) and TIP_MIN <= len(parsed.tip) <= TIP_MAX

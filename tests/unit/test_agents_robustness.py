@@ -165,3 +165,15 @@ def test_a_flood_of_signals_stays_within_bounds() -> None:
     for agent, kind in AGENTS.values():
         signals = [Signal(kind, f"id{i}", {**payload, "habit": f"h{i}"}, now) for i in range(3000)]
         check(agent.compute(AgentInput(UserView("u", ZoneInfo("Europe/Paris")), now, signals, {})))
+
+
+@pytest.mark.parametrize("max_minutes", [None, "15", [], 15])
+def test_the_reading_list_falls_back_to_its_default_limit(max_minutes: object) -> None:
+    """Hypothesis found `{"max_minutes": None}` stopping the template with a TypeError."""
+    agent, kind = AGENTS["reading_list"]
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    article = Signal(kind, "a1", {"title": "Short read", "minutes": 4}, now)
+    user = UserView("u", ZoneInfo("UTC"), {})
+    snippet = agent.compute(AgentInput(user, now, [article], {"max_minutes": max_minutes}))
+    assert snippet is not None and snippet.suggestion is not None
+    assert '4-minute break to read "Short read"' in snippet.suggestion

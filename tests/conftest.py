@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 
 from nudge.storage.engine import make_engine, migrate
@@ -21,6 +22,13 @@ pytest_plugins = ["tests.llm_fixtures", "tests.integration.tip_env"]
 
 IN_CI = os.environ.get("CI") == "true"
 DATABASE_URL = os.environ.get("DATABASE_URL")
+
+# In CI the property tests draw the same examples on every run, so a red build is the code's
+# and never the luck of the draw; elsewhere each run draws new ones, and hypothesis keeps a
+# failing example under .hypothesis/ to replay it.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("explore")
+hypothesis_settings.load_profile("ci" if IN_CI else "explore")
 
 
 class FixedClock:

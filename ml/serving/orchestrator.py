@@ -84,6 +84,14 @@ def read_answer(content: str, snippets: Mapping[str, str], prompt: AssembledProm
     )
 
 
+def resolved_model(llm: LLMClient, alias: str) -> str:
+    """The model behind ``alias``, or "unresolved" when the LLM config does not know it."""
+    try:
+        return llm.resolve(alias)
+    except LLMError:
+        return "unresolved"
+
+
 @dataclass(frozen=True, slots=True)
 class ServedTip:
     tip: TipHead
@@ -258,7 +266,7 @@ class Orchestrator:
             (
                 prompt.fingerprint,
                 arm.alias,
-                self._resolved_model(arm.alias),
+                resolved_model(self._llm, arm.alias),
                 arm.experiment or "",
                 arm.variant or "",
             )
@@ -287,12 +295,6 @@ class Orchestrator:
             return None, kind, str(exc)[:300]
         return response, None, None
 
-    def _resolved_model(self, alias: str) -> str:
-        try:
-            return self._llm.resolve(alias)
-        except LLMError:
-            return "unresolved"
-
     def _record(
         self,
         plan: _Plan,
@@ -304,7 +306,7 @@ class Orchestrator:
     ) -> tuple[StoredTip, dict[str, Any]]:
         """Build the tip and the row that stores it with its provenance."""
         response, reason, arm = generation.response, generation.fallback_reason, plan.arm
-        resolved = response.resolved_model if response else self._resolved_model(arm.alias)
+        resolved = response.resolved_model if response else resolved_model(self._llm, arm.alias)
         provenance = provenance_record(
             generation=generation,
             eligible=plan.eligible,

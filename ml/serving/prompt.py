@@ -138,6 +138,11 @@ class AssembledPrompt:
     def text(self) -> str:
         return "\n\n".join(f"[{m.role}]\n{m.content}" for m in self.messages)
 
+    @property
+    def sha256(self) -> str:
+        """What provenance records and replay checks a rebuilt prompt against."""
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
 
 def as_data(text: str) -> str:
     """Neutralise anything in a snippet that could close or open a snippet block."""

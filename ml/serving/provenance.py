@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,7 +95,7 @@ def provenance_record(
             "name": template.name,
             "version": template.version,
             "digest": template.digest,
-            "sha256": hashlib.sha256(prompt.text.encode()).hexdigest(),
+            "sha256": prompt.sha256,
         },
         "model": {"alias": alias, "resolved": resolved_model},
         "experiment": (

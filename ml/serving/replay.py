@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -10,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ml.serving.answer import Answer, InvalidAnswer
 from ml.serving.llm import LLMClient, LLMError
-from ml.serving.orchestrator import GenerationConfig, read_answer, tip_request
+from ml.serving.orchestrator import GenerationConfig, read_answer, resolved_model, tip_request
 from ml.serving.prompt import AssembledPrompt, PromptSnippet, PromptTemplate, assemble
 from ml.serving.tip_store import StoredTip
 
@@ -63,7 +62,7 @@ def rebuild(tip: StoredTip, template: PromptTemplate) -> Rebuilt:
         snippets=[PromptSnippet(agent_id, text) for agent_id, text in snippets.items()],
     )
     recorded = p.get("prompt", {}).get("sha256")
-    identical = hashlib.sha256(prompt.text.encode()).hexdigest() == recorded
+    identical = prompt.sha256 == recorded
     return Rebuilt(prompt, snippets, identical)
 
 
@@ -87,7 +86,7 @@ async def rerun(
         response = await llm.complete(request)
     except LLMError as exc:
         return Rerun(
-            prompt_version, alias, _resolved(llm, alias), None, str(exc)[:300],
+            prompt_version, alias, resolved_model(llm, alias), None, str(exc)[:300],
             (time.perf_counter() - started) * 1000, 0, 0,
         )  # fmt: skip
     llm_ms = (time.perf_counter() - started) * 1000
@@ -106,10 +105,3 @@ async def rerun(
         response.prompt_tokens,
         response.completion_tokens,
     )
-
-
-def _resolved(llm: LLMClient, alias: str) -> str:
-    try:
-        return llm.resolve(alias)
-    except LLMError:
-        return "unresolved"

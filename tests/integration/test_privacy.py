@@ -7,30 +7,25 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from ml.serving.llm import FakeLLM
-from nudge.bootstrap import bootstrap, build_app
+from nudge.bootstrap import Nudge
 from nudge.events.outbox import Topic
 from nudge.privacy import USER_TABLES
-from nudge.seed import seed_demo
 from nudge.storage.tables import metadata, outbox
 from tests.conftest import FixedClock, MakeSettings
-from tests.integration.tip_env import Env
+from tests.integration.tip_env import Env, open_env
 
 
 @pytest.fixture
 def env(settings_for: MakeSettings, clock: FixedClock) -> Iterator[Env]:
     """The shared tip env, with the admin's credential instead of the gateway's."""
-    llm = FakeLLM()
-    nudge = bootstrap(settings_for(), clock=clock, llm=llm)
-    seed_demo(nudge, clock())
-    nudge.sweeper.sweep_all()
-    headers = {"Authorization": f"Bearer {nudge.credentials.admin_token}"}
-    with TestClient(build_app(nudge, start=False), headers=headers) as client:
-        yield Env(nudge, client, llm, clock)
-    nudge.stop()
+
+    def admin(nudge: Nudge) -> dict[str, str]:
+        return {"Authorization": f"Bearer {nudge.credentials.admin_token}"}
+
+    with open_env(settings_for(), clock, admin) as opened:
+        yield opened
 
 
 def _give_alice_a_history(env: Env) -> str:

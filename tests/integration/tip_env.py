@@ -6,7 +6,8 @@ Registered for every test in tests/conftest.py.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 from ml.serving.llm import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
 from nudge.seed import seed_demo
+from nudge.settings import Settings
 from tests.conftest import FixedClock, MakeSettings, gateway_headers
 
 
@@ -32,12 +34,23 @@ class Env:
         return "\n".join(m.content for m in self.llm.requests[index].messages)
 
 
-@pytest.fixture
-def env(settings_for: MakeSettings, clock: FixedClock) -> Iterator[Env]:
+@contextmanager
+def open_env(
+    settings: Settings,
+    clock: FixedClock,
+    headers: Callable[[Nudge], dict[str, str]] = gateway_headers,
+) -> Iterator[Env]:
+    """Seed the demo, sweep, and serve the app with the credential ``headers`` gives."""
     llm = FakeLLM()
-    nudge = bootstrap(settings_for(), clock=clock, llm=llm)
+    nudge = bootstrap(settings, clock=clock, llm=llm)
     seed_demo(nudge, clock())
     nudge.sweeper.sweep_all()
-    with TestClient(build_app(nudge, start=False), headers=gateway_headers(nudge)) as client:
+    with TestClient(build_app(nudge, start=False), headers=headers(nudge)) as client:
         yield Env(nudge, client, llm, clock)
     nudge.stop()
+
+
+@pytest.fixture
+def env(settings_for: MakeSettings, clock: FixedClock) -> Iterator[Env]:
+    with open_env(settings_for(), clock) as opened:
+        yield opened

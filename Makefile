@@ -46,7 +46,7 @@ schema: install
 
 # Regenerate nudge/events/pb from proto/ (add --release to store the released descriptor).
 proto: install
-	$(BIN)/python -m nudge.events.proto_gen
+	$(BIN)/python -m nudge_infra.events.proto_gen
 
 clean:
 	rm -rf $(VENV) .nudge .pytest_cache .mypy_cache .ruff_cache

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from bench.stats import Goal, fmt_target, meets
 
 if TYPE_CHECKING:
-    from nudge.embedded_llm import EmbeddedLLM
+    from ml.serving.llm.embedded_server import EmbeddedLLM
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -103,7 +103,7 @@ class BenchContext:
         llm: EmbeddedLLM | None = self.shared.get("embedded_llm")
         if llm is None:
             from bench.net import free_port
-            from nudge.embedded_llm import EmbeddedLLM
+            from ml.serving.llm.embedded_server import EmbeddedLLM
 
             llm = EmbeddedLLM(port=free_port())
             llm.start()

@@ -27,8 +27,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 
+from bench.bulk_data import WATER_MANIFEST, write_dataset
 from bench.context import BenchContext
-from bench.dataset import WATER_MANIFEST, write_dataset
 from bench.stats import (
     fmt_ci,
     fmt_ms,
@@ -90,8 +90,8 @@ def _database(ctx: BenchContext, backend: str) -> Iterator[str | None]:
 
 
 def _measure(ctx: BenchContext, backend: str, url: str | None) -> dict[str, Any]:
-    from ml.serving.llm import FakeLLM
-    from ml.serving.prompt import PromptTemplate
+    from ml.serving.llm.litellm_client import FakeLLM
+    from ml.serving.tip.prompt import PromptTemplate
     from nudge.bootstrap import bootstrap
     from nudge.settings import Settings
 
@@ -212,9 +212,9 @@ def _statements_per_call(
     """Statements sent per call (min-max over ``users``).
 
     SQLAlchemy statements are counted by its cursor event; the plan's driver-cursor reads
-    (``nudge.storage.driver.Reader``) by wrapping the reader's two methods for the count.
+    (``nudge_infra.storage.driver.Reader``) by wrapping the reader's two methods for the count.
     """
-    from nudge.storage.driver import Reader
+    from nudge_infra.storage.driver import Reader
 
     seen: list[int] = []
 
@@ -261,9 +261,9 @@ def _phases(
     """Time the plan's steps one by one (informative; the plan itself is measured above)."""
     from bench.stats import percentile
     from ml.registry.eligibility import candidates, decide
-    from ml.serving.prompt import PromptSnippet, assemble
-    from ml.serving.tip_store import read_last_tip, read_outputs, read_suppressions
-    from nudge.storage.driver import Reader
+    from ml.serving.tip.prompt import PromptSnippet, assemble
+    from ml.serving.tip.tip_store import read_last_tip, read_outputs, read_suppressions
+    from nudge_infra.storage.driver import Reader
     from nudge_profile.store import read_profile
 
     spans: dict[str, list[float]] = {
@@ -346,7 +346,7 @@ class _Floor:
     def prepare(self, users: set[str]) -> None:
         """The candidate agents of each user, as the plan will compute them (not timed)."""
         from ml.registry.eligibility import candidates
-        from nudge.storage.driver import Reader
+        from nudge_infra.storage.driver import Reader
         from nudge_profile.store import read_profile
 
         agents = list(self._registry.agents.values())

@@ -15,11 +15,11 @@ from typing import Any
 
 from bench.context import BenchContext
 from bench.product import UNLIMITED
-from ml.serving.llm import LiteLLMClient, ModelList, load_model_list
+from ml.serving.llm.litellm_client import LiteLLMClient, ModelList, load_model_list
 from nudge.bootstrap import Nudge, bootstrap
-from nudge.clock import utc_now
-from nudge.seed import seed_demo
+from nudge.demo.seed import seed_demo
 from nudge.settings import Settings
+from nudge_infra.clock import utc_now
 
 USER = "alice"
 SEED = 42  # llama.cpp honours `seed`; with temperature 0 decoding is greedy anyway

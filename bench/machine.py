@@ -37,7 +37,7 @@ def _git(*args: str) -> str:
 
 
 def model_facts() -> dict[str, Any]:
-    from nudge.embedded_llm import EmbeddedLLM, EmbeddedLLMError, default_model_path
+    from ml.serving.llm.embedded_server import EmbeddedLLM, EmbeddedLLMError, default_model_path
 
     defaults = {
         name: p.default

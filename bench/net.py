@@ -87,7 +87,7 @@ sys.addaudithook(_hook)
 """
 
 # Run as ``python -c AUDIT_WRAPPER LOG_FILE nudge-args…``: installs the hook first, then
-# hands over to ``nudge.cli.main`` exactly as ``python -m nudge.cli`` would.
+# hands over to ``nudge.cli.main.main`` exactly as ``python -m nudge.cli`` would.
 AUDIT_WRAPPER = (
     AUDIT_HOOK
     + r"""
@@ -95,7 +95,7 @@ AUDIT_WRAPPER = (
 # loop, whose sockets are Python objects. Destinations are chosen by the same code.
 sys.modules["uvloop"] = None
 sys.argv = ["nudge", *sys.argv[2:]]
-from nudge.cli import main
+from nudge.cli.main import main
 main()
 """
 )

@@ -30,12 +30,12 @@ ROUNDS = 3
 def run(ctx: BenchContext) -> dict[str, Any]:
     import nats
 
-    from nudge.clock import utc_now
-    from nudge.events.bus import Event, OutboxRelay
-    from nudge.events.codec import encode, subject_of
-    from nudge.events.jetstream import JetStreamPublisher, message_id
-    from nudge.storage.engine import make_engine, migrate
-    from nudge.storage.tables import outbox
+    from nudge_infra.clock import utc_now
+    from nudge_infra.events.bus import Event, OutboxRelay
+    from nudge_infra.events.codec import encode, subject_of
+    from nudge_infra.events.jetstream import JetStreamPublisher, message_id
+    from nudge_infra.storage.engine import make_engine, migrate
+    from nudge_infra.storage.tables import outbox
 
     n = ctx.n(5_000, 1_000)
     data = ctx.tmpdir("relay-")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from ml.serving.percentiles import percentile as shared_percentile
+from nudge_infra.percentiles import percentile as shared_percentile
 
 Goal = Literal["at_most", "at_least"]
 

@@ -32,9 +32,9 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from bench.bulk_data import WATER_MANIFEST
 from bench.context import BenchContext
 from bench.context_fetch import _database, _Unavailable
-from bench.dataset import WATER_MANIFEST
 from bench.natsd import NatsServer
 from bench.stats import render_table
 
@@ -57,10 +57,10 @@ def run(ctx: BenchContext) -> dict[str, Any]:
 
 
 def _measure(ctx: BenchContext, url: str) -> dict[str, Any]:
-    from ml.precompute.distributed import DistributedPrecompute
-    from ml.serving.llm import FakeLLM
+    from ml.precompute.dispatch import DistributedPrecompute
+    from ml.precompute.jobs import WORKERS, JobQueue
+    from ml.serving.llm.litellm_client import FakeLLM
     from nudge.bootstrap import bootstrap
-    from nudge.events.jobs import WORKERS, JobQueue
     from nudge.settings import REPO_ROOT, Settings
 
     users = ctx.n(100_000, 3_000)
@@ -177,7 +177,7 @@ def _shifted(seconds: float) -> datetime:
 
 def _write_dataset(engine: Any, users: int, rng: random.Random) -> int:
     """Users, consents and 10-50 demo-shaped signals each, with COPY."""
-    from nudge.demo import _ALL_CONSENTS, demo_signals, demo_users
+    from nudge.demo.data import _ALL_CONSENTS, demo_signals, demo_users
 
     now = datetime.now(UTC)
     templates = [demo_signals(u.user_id, now) for u in demo_users()]
@@ -226,7 +226,7 @@ def _write_dataset(engine: Any, users: int, rng: random.Random) -> int:
 
 
 def _wait_for_consumer(queue: Any, durable: str, timeout: float = 60) -> None:
-    from nudge.events.jetstream import JOBS_STREAM
+    from nudge_infra.events.jetstream import JOBS_STREAM
 
     async def info() -> Any:
         js = await queue.jetstream()
@@ -245,7 +245,7 @@ def _wait_for_consumer(queue: Any, durable: str, timeout: float = 60) -> None:
 
 
 def _wait_drained(queue: Any, durable: str, timeout: float = 3600) -> None:
-    from nudge.events.jetstream import JOBS_STREAM
+    from nudge_infra.events.jetstream import JOBS_STREAM
 
     async def state() -> tuple[int, int, int]:
         js = await queue.jetstream()
@@ -266,7 +266,7 @@ def _write_path(engine: Any, rounds: int = 5) -> dict[str, Any]:
     The two alternate (ours, floor / floor, ours) for ``rounds`` rounds; the best of each
     counts, so a busy moment on the machine does not decide the ratio.
     """
-    from nudge.storage.tables import agent_outputs
+    from nudge_infra.storage.tables import agent_outputs
 
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(select(agent_outputs).limit(WRITE_ROWS))]

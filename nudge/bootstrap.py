@@ -18,25 +18,25 @@ from ml.precompute.refresh import LocalRefresh, RefreshTrigger
 from ml.precompute.scheduler import PrecomputeScheduler
 from ml.precompute.sweep import Sweeper
 from ml.registry.watcher import LiveRegistry
-from ml.serving.app import Services, create_app
-from ml.serving.auth import Authenticator
-from ml.serving.experiments import Arm, Experiments, choose_arm
-from ml.serving.llm import LiteLLMClient, LLMClient, knows, load_model_list
-from ml.serving.orchestrator import GenerationConfig, Orchestrator
-from ml.serving.prompt import DEFAULT_PROMPT
-from ml.serving.prompt_registry import LivePrompts, PromptRegistry
-from ml.serving.ratelimit import TipRateLimit
-from ml.serving.tip_store import TipStore
-from nudge.clock import Clock, utc_now
+from ml.serving.http.app import Services, create_app
+from ml.serving.http.auth import Authenticator
+from ml.serving.http.ratelimit import TipRateLimit
+from ml.serving.llm.embedded_server import EmbeddedLLM
+from ml.serving.llm.litellm_client import LiteLLMClient, LLMClient, knows, load_model_list
+from ml.serving.prompts.experiments import Arm, Experiments, choose_arm
+from ml.serving.prompts.prompt_registry import LivePrompts, PromptRegistry
+from ml.serving.tip.orchestrator import GenerationConfig, Orchestrator
+from ml.serving.tip.prompt import DEFAULT_PROMPT
+from ml.serving.tip.tip_store import TipStore
 from nudge.credentials import Credentials, load_or_create
-from nudge.embedded_llm import EmbeddedLLM
-from nudge.events.bus import InProcessBus, OutboxRelay
-from nudge.events.jetstream import JetStreamPublisher
-from nudge.events.outbox import Topic
-from nudge.retention import RetentionPolicy, prune
 from nudge.settings import Settings
-from nudge.signals import SignalStore
-from nudge.storage.engine import make_engine, migrate, ping
+from nudge_infra.clock import Clock, utc_now
+from nudge_infra.events.bus import InProcessBus, OutboxRelay
+from nudge_infra.events.jetstream import JetStreamPublisher
+from nudge_infra.events.outbox import Topic
+from nudge_infra.storage.engine import make_engine, migrate, ping
+from nudge_infra.storage.retention import RetentionPolicy, prune
+from nudge_profile.signals import SignalStore
 from nudge_profile.store import ProfileStore
 
 log = logging.getLogger(__name__)

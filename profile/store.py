@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from nudge.clock import Clock
-from nudge.errors import Invalid, NotFound
-from nudge.events import outbox as events
-from nudge.storage.driver import Reader, Statement
-from nudge.storage.tables import (
+from nudge_infra.clock import Clock
+from nudge_infra.errors import Invalid, NotFound
+from nudge_infra.events import outbox as events
+from nudge_infra.storage.driver import Reader, Statement
+from nudge_infra.storage.tables import (
     agent_outputs,
     consent_history,
     consents,
@@ -27,7 +27,7 @@ AgentsRequiring = Callable[[str], Sequence[str]]
 
 
 # The tip path reads a profile on every request: three primary-key lookups on the
-# driver's cursor (see nudge.storage.driver).
+# driver's cursor (see nudge_infra.storage.driver).
 _USER = Statement(
     """
     SELECT u.user_id, u.timezone, u.active, u.created_at, u.updated_at,

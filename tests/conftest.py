@@ -15,8 +15,8 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 
-from nudge.storage.engine import make_engine, migrate
-from nudge.storage.tables import metadata
+from nudge_infra.storage.engine import make_engine, migrate
+from nudge_infra.storage.tables import metadata
 
 pytest_plugins = ["tests.llm_fixtures", "tests.integration.tip_env"]
 

@@ -24,7 +24,7 @@ START_TIMEOUT_S = 60.0
 
 
 class EmbeddedLLMProcess:
-    """``python -m nudge.embedded_llm --port 0`` in a child process."""
+    """``python -m ml.serving.llm.embedded_server --port 0`` in a child process."""
 
     def __init__(self, proc: subprocess.Popen[str], base_url: str, log: Path) -> None:
         self.proc = proc
@@ -39,7 +39,7 @@ class EmbeddedLLMProcess:
         log = Path(name)
         with log.open("w") as stderr:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "nudge.embedded_llm", "--port", str(port)],
+                [sys.executable, "-m", "ml.serving.llm.embedded_server", "--port", str(port)],
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 text=True,

@@ -22,16 +22,16 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ml.evaluation.clock import SettableClock
 from ml.evaluation.dataset import DEFAULT_SCENARIOS, DatasetError, Scenario, load_scenarios
 from ml.evaluation.harness import run_eval
 from ml.evaluation.report import compare as compare_runs
 from ml.evaluation.report import metrics_table, scenario_table
 from ml.evaluation.results import EvalRun, ScenarioResult, prompt_label
+from ml.evaluation.scenario_clock import SettableClock
 from ml.evaluation.tracking import log_run
-from ml.serving.llm import LLMClient, LLMError
-from ml.serving.prompt import DEFAULT_PROMPT, PromptError, PromptTemplate
-from nudge.embedded_llm import EmbeddedLLMError
+from ml.serving.llm.embedded_server import EmbeddedLLMError
+from ml.serving.llm.litellm_client import LLMClient, LLMError
+from ml.serving.tip.prompt import DEFAULT_PROMPT, PromptError, PromptTemplate
 from nudge.settings import Settings
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def registry_loader(settings: Settings) -> PromptLoader:
     """
 
     def load(ref: str | None) -> PromptTemplate:
-        from ml.serving.prompt_registry import LivePrompts, PromptRegistry, template_for
+        from ml.serving.prompts.prompt_registry import LivePrompts, PromptRegistry, template_for
 
         registry = PromptRegistry(settings.mlflow_uri)
         if ref is not None:

@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from ml.registry.yamlsource import node_line
-from nudge.signals import SignalIn
+from nudge_profile.signals import SignalIn
 
 DEFAULT_SCENARIOS = Path(__file__).resolve().parent / "scenarios.yaml"
 

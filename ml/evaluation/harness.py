@@ -16,19 +16,19 @@ from typing import Any
 import anyio
 
 from ml.evaluation.checks import check_expectations, find_violations
-from ml.evaluation.clock import SettableClock
 from ml.evaluation.dataset import Scenario, dataset_digest
 from ml.evaluation.facts import grounded_facts
 from ml.evaluation.judge import judge_tip
 from ml.evaluation.materialize import materialize, user_id_for
 from ml.evaluation.recording import RecordingLLM
 from ml.evaluation.results import EvalRun, RunParams, ScenarioResult
+from ml.evaluation.scenario_clock import SettableClock
 from ml.evaluation.shadow import scenario_exclusions, snippets_for
 from ml.registry.registry import Registry
-from ml.serving.llm import LLMClient, LLMError, LLMRequest
-from ml.serving.orchestrator import Orchestrator
-from ml.serving.prompt import PromptTemplate
-from ml.serving.tip_store import StoredTip
+from ml.serving.llm.litellm_client import LLMClient, LLMError, LLMRequest
+from ml.serving.tip.orchestrator import Orchestrator
+from ml.serving.tip.prompt import PromptTemplate
+from ml.serving.tip.tip_store import StoredTip
 from nudge.bootstrap import Nudge
 
 log = logging.getLogger(__name__)

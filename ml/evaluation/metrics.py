@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
-from ml.serving.percentiles import percentile
+from nudge_infra.percentiles import percentile
 
 if TYPE_CHECKING:
     from ml.evaluation.results import ScenarioResult

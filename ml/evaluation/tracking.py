@@ -29,7 +29,7 @@ def artifact_location(tracking_uri: str) -> str | None:
 def log_run(tracking_uri: str, run: EvalRun, *, experiment: str = "nudge-eval") -> str:
     """Record ``run`` in the MLflow tracking store at ``tracking_uri``; return the run id."""
     # Imported here: MLflow is heavy, and only commands that track runs need it.
-    from ml.serving.prompt_registry import offline_mlflow
+    from ml.serving.prompts.prompt_registry import offline_mlflow
 
     offline_mlflow()  # first, so that MLflow never phones home
     from mlflow import MlflowClient

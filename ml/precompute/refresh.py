@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from ml.registry.registry import Registry
-from nudge.clock import Clock
+from nudge_infra.clock import Clock
 
 log = logging.getLogger(__name__)
 

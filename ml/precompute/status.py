@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from nudge.storage.tables import agent_outputs, sweep_runs
+from nudge_infra.storage.tables import agent_outputs, sweep_runs
 
 
 def last_sweeps(engine: Engine) -> dict[str, dict[str, Any]]:

@@ -15,12 +15,12 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 from ml.agents.base import AgentInput, Signal, Snippet, UserView
 from ml.precompute.guard import BatchResult, run_batch
 from ml.registry.registry import RegisteredAgent, Registry
-from nudge.clock import Clock
-from nudge.errors import NotFound
-from nudge.events import outbox as events
-from nudge.signals import read_signals
-from nudge.storage.tables import agent_outputs, consents, preferences, sweep_runs, users
-from nudge.storage.upsert import upsert
+from nudge_infra.clock import Clock
+from nudge_infra.errors import NotFound
+from nudge_infra.events import outbox as events
+from nudge_infra.storage.tables import agent_outputs, consents, preferences, sweep_runs, users
+from nudge_infra.storage.upsert import upsert
+from nudge_profile.signals import read_signals
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ml.registry.errors import LoadError
+from ml.registry.load_errors import LoadError
 
 MAX_MANIFEST_BYTES = 64 * 1024
 MANIFEST_SUFFIXES = (".yaml", ".yml")

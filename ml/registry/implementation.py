@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Sequence
 
 from ml.agents.base import Agent
-from ml.registry.errors import LoadError
+from ml.registry.load_errors import LoadError
 from ml.registry.manifest import Manifest
 from ml.registry.yamlsource import YamlDocument
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ml.registry.errors import LoadError, validation_errors
 from ml.registry.fields import AGENT_ID_PATTERN
 from ml.registry.files import ManifestFile, read_sources
 from ml.registry.implementation import build_agent
+from ml.registry.load_errors import LoadError, validation_errors
 from ml.registry.manifest import Manifest
 from ml.registry.registry import RegisteredAgent, Registry
 from ml.registry.yamlsource import YamlDocument, YamlProblem, parse_yaml

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from ml.agents.base import Agent
-from ml.registry.errors import LoadError
+from ml.registry.load_errors import LoadError
 from ml.registry.manifest import Manifest
 
 

@@ -19,10 +19,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from ml.serving.llm import LiteLLMClient, load_model_list
+from ml.serving.llm.litellm_client import LiteLLMClient, load_model_list
 from nudge.bootstrap import bootstrap, build_app
 from nudge.credentials import GATEWAY_FILE
-from nudge.seed import seed_demo
+from nudge.demo.seed import seed_demo
 from nudge.settings import REPO_ROOT
 from tests.conftest import MakeSettings, gateway_headers
 from tests.llm_fixtures import EmbeddedLLMProcess

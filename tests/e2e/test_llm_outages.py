@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ml.serving.llm import LiteLLMClient, load_model_list
+from ml.serving.llm.litellm_client import LiteLLMClient, load_model_list
 from nudge.bootstrap import bootstrap, build_app
-from nudge.seed import seed_demo
+from nudge.demo.seed import seed_demo
 from tests.conftest import MakeSettings, gateway_headers
 
 if TYPE_CHECKING:

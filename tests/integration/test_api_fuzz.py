@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode, openapi
 from schemathesis.specs.openapi import checks
 
-from ml.serving.llm import FakeLLM
+from ml.serving.llm.litellm_client import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
-from nudge.seed import seed_demo
+from nudge.demo.seed import seed_demo
 from tests.conftest import FixedClock
 
 CONTRACT = Path(__file__).resolve().parents[2] / "openapi" / "openapi.yaml"

@@ -14,9 +14,9 @@ from sqlalchemy import Engine, func, insert, inspect, select, text
 from typer.testing import CliRunner, Result
 
 import nudge.bootstrap
-from nudge.cli import OPENAPI_PATH, app
-from nudge.storage.engine import alembic_config, make_engine
-from nudge.storage.tables import agent_outputs, metadata, outbox, sweep_runs, users
+from nudge.cli.main import OPENAPI_PATH, app
+from nudge_infra.storage.engine import alembic_config, make_engine
+from nudge_infra.storage.tables import agent_outputs, metadata, outbox, sweep_runs, users
 from nudge_profile.store import ProfileStore
 from tests.conftest import Database, FixedClock, postgres_url
 from tests.integration import sweep_agents

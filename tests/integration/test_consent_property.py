@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from ml.serving.llm import FakeLLM
+from ml.serving.llm.litellm_client import FakeLLM
 from nudge.bootstrap import bootstrap, build_app
-from nudge.demo import demo_signals
-from nudge.signals import SignalIn
-from nudge.storage.tables import agent_outputs
+from nudge.demo.data import demo_signals
+from nudge_infra.storage.tables import agent_outputs
+from nudge_profile.signals import SignalIn
 from tests.conftest import FixedClock, MakeSettings, gateway_headers
 
 KEYS = ["tasks.read", "calendar.read", "habits.read", "health.read", "reading.read"]

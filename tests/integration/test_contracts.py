@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from nudge.cli import OPENAPI_PATH, openapi_document
-from nudge.storage.tables import metadata
+from nudge.cli.main import OPENAPI_PATH, openapi_document
+from nudge_infra.storage.tables import metadata
 from tests.conftest import Database
 
 

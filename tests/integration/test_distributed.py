@@ -17,13 +17,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select
 
 from bench.natsd import NatsServer
-from ml.precompute.distributed import DistributedPrecompute
-from ml.serving.llm import FakeLLM
+from ml.precompute.dispatch import DistributedPrecompute
+from ml.precompute.jobs import JobQueue, SweepJob
+from ml.serving.llm.litellm_client import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
-from nudge.events.jetstream import DEAD_STREAM, JOBS_STREAM
-from nudge.events.jobs import JobQueue, SweepJob
-from nudge.seed import seed_demo
-from nudge.storage.tables import agent_outputs
+from nudge.demo.seed import seed_demo
+from nudge_infra.events.jetstream import DEAD_STREAM, JOBS_STREAM
+from nudge_infra.storage.tables import agent_outputs
 from tests.conftest import FixedClock, MakeSettings, gateway_headers
 
 pytestmark = pytest.mark.nats
@@ -172,7 +172,7 @@ def test_a_failing_job_is_dead_lettered_and_reported(
 KILLED_WORKER = """
 import sys, time, threading
 from pathlib import Path
-from nudge.events.jobs import JobQueue
+from ml.precompute.jobs import JobQueue
 url, mark = sys.argv[1], Path(sys.argv[2])
 def handle(job):
     mark.write_text(job.window)
@@ -268,7 +268,7 @@ def test_a_poison_agent_is_dead_lettered_and_the_others_are_unaffected(
 DYING_WORKER = """
 import sys, time, threading
 from pathlib import Path
-from nudge.events.jobs import JobQueue
+from ml.precompute.jobs import JobQueue
 url, mark = sys.argv[1], Path(sys.argv[2])
 def handle(job):
     mark.write_text(job.window)

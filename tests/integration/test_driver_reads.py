@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from ml.registry.eligibility import Suppression
-from ml.serving.tip_store import read_last_tip, read_outputs, read_suppressions
-from nudge.storage.driver import Reader, Statement
-from nudge.storage.tables import (
+from ml.serving.tip.tip_store import read_last_tip, read_outputs, read_suppressions
+from nudge_infra.storage.driver import Reader, Statement
+from nudge_infra.storage.tables import (
     agent_outputs,
     consents,
     contexts,

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from ml.evaluation.clock import SettableClock
 from ml.evaluation.dataset import load_scenarios
 from ml.evaluation.harness import run_eval
+from ml.evaluation.scenario_clock import SettableClock
 from ml.evaluation.tracking import log_run
-from ml.serving.llm import LiteLLMClient, load_model_list
-from ml.serving.prompt import PromptTemplate
+from ml.serving.llm.litellm_client import LiteLLMClient, load_model_list
+from ml.serving.tip.prompt import PromptTemplate
 from nudge.bootstrap import bootstrap
 from tests.conftest import MakeSettings
 

@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ml.serving.experiments import ExperimentsError
-from ml.serving.llm import FakeLLM
-from ml.serving.percentiles import percentile
+from ml.serving.llm.litellm_client import FakeLLM
+from ml.serving.prompts.experiments import ExperimentsError
 from nudge.bootstrap import Nudge, bootstrap, build_app
-from nudge.storage.tables import tips
+from nudge_infra.percentiles import percentile
+from nudge_infra.storage.tables import tips
 from tests.conftest import FixedClock, MakeSettings, gateway_headers
 
 USERS = [f"user{n:02d}" for n in range(40)]

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from ml.serving.replay import ReplayError, rebuild, rerun
-from nudge.cli import app
-from nudge.storage.tables import tips
+from ml.serving.tip.replay import ReplayError, rebuild, rerun
+from nudge.cli.main import app
+from nudge_infra.storage.tables import tips
 from tests.conftest import Database
 from tests.integration.tip_env import Env
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ml.serving.llm import FakeLLM
+from ml.serving.llm.litellm_client import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
-from nudge.seed import seed_demo
+from nudge.demo.seed import seed_demo
 from nudge.settings import REPO_ROOT
 from tests.conftest import FixedClock, MakeSettings, gateway_headers
 

@@ -19,12 +19,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from bench.natsd import NatsServer
-from ml.serving.llm import FakeLLM
+from ml.serving.llm.litellm_client import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
-from nudge.events.codec import decode
-from nudge.events.jetstream import EVENTS_STREAM, JOBS_STREAM
-from nudge.seed import seed_demo
-from nudge.storage.tables import outbox
+from nudge.demo.seed import seed_demo
+from nudge_infra.events.codec import decode
+from nudge_infra.events.jetstream import EVENTS_STREAM, JOBS_STREAM
+from nudge_infra.storage.tables import outbox
 from tests.conftest import FixedClock, MakeSettings, gateway_headers
 
 pytestmark = pytest.mark.nats

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ml.serving.llm import LiteLLMClient, LLMRequest, Message, load_model_list
-from nudge.embedded_llm import EmbeddedLLM
+from ml.serving.llm.embedded_server import EmbeddedLLM
+from ml.serving.llm.litellm_client import LiteLLMClient, LLMRequest, Message, load_model_list
 
 pytestmark = pytest.mark.llm
 

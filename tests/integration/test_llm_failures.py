@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ml.serving.llm import LiteLLMClient, LLMError, LLMRequest, Message, load_model_list
+from ml.serving.llm.litellm_client import (
+    LiteLLMClient,
+    LLMError,
+    LLMRequest,
+    Message,
+    load_model_list,
+)
 
 if TYPE_CHECKING:  # a pytest plugin (tests/conftest.py); imported here for typing only
     from tests.llm_fixtures import EmbeddedLLMProcess
@@ -142,7 +148,13 @@ def audit(event, args):
 
 sys.addaudithook(audit)
 
-from ml.serving.llm import LiteLLMClient, LLMError, LLMRequest, Message, load_model_list
+from ml.serving.llm.litellm_client import (
+    LiteLLMClient,
+    LLMError,
+    LLMRequest,
+    Message,
+    load_model_list,
+)
 
 def client(url):
     return LiteLLMClient(load_model_list(Path(sys.argv[1]), substitutions={"embedded_llm": url}))

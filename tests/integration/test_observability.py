@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
-from ml.serving.llm import FakeLLM
+from ml.serving.llm.litellm_client import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
-from nudge.logs import JsonFormatter, configure_logging
-from nudge.storage.tables import outbox
+from nudge_infra.logs import JsonFormatter, configure_logging
+from nudge_infra.storage.tables import outbox
 from tests.conftest import FixedClock, MakeSettings, gateway_headers
 
 PAYLOAD_MARKER = "payload-secret-5d1e"

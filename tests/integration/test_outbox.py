@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Row, func, select
 
-from ml.serving.llm import FakeLLM
+from ml.serving.llm.litellm_client import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap
-from nudge.errors import Invalid, NotFound
-from nudge.events.bus import Event, InProcessBus, OutboxRelay
-from nudge.events.outbox import Topic
-from nudge.seed import seed_demo
-from nudge.signals import SignalIn
-from nudge.storage.tables import agent_outputs, consents, outbox, signals
+from nudge.demo.seed import seed_demo
+from nudge_infra.errors import Invalid, NotFound
+from nudge_infra.events.bus import Event, InProcessBus, OutboxRelay
+from nudge_infra.events.outbox import Topic
+from nudge_infra.storage.tables import agent_outputs, consents, outbox, signals
+from nudge_profile.signals import SignalIn
 from tests.conftest import FixedClock, MakeSettings
 
 

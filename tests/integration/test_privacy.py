@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from nudge.bootstrap import Nudge
-from nudge.events.outbox import Topic
-from nudge.privacy import USER_TABLES
-from nudge.storage.tables import metadata, outbox
+from nudge_infra.events.outbox import Topic
+from nudge_infra.storage.tables import metadata, outbox
+from nudge_profile.privacy import USER_TABLES
 from tests.conftest import FixedClock, MakeSettings
 from tests.integration.tip_env import Env, open_env
 
@@ -106,7 +106,7 @@ def test_delete_erases_every_row_of_the_user_and_only_theirs(env: Env) -> None:
 
 def test_delete_is_one_transaction(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     """A failure part-way through leaves every row in place."""
-    from nudge import privacy
+    from nudge_profile import privacy
 
     before = rows_of(env, "alice")
 

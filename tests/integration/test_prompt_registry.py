@@ -16,13 +16,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from ml.serving.llm import FakeLLM
-from ml.serving.prompt import DEFAULT_PROMPT, PromptError, PromptTemplate
-from ml.serving.prompt_registry import LivePrompts, PromptRegistry, template_for
+from ml.serving.llm.litellm_client import FakeLLM
+from ml.serving.prompts.prompt_registry import LivePrompts, PromptRegistry, template_for
+from ml.serving.tip.prompt import DEFAULT_PROMPT, PromptError, PromptTemplate
 from nudge.bootstrap import bootstrap, build_app
-from nudge.cli import app
-from nudge.seed import seed_demo
-from nudge.storage.tables import tips
+from nudge.cli.main import app
+from nudge.demo.seed import seed_demo
+from nudge_infra.storage.tables import tips
 from tests.conftest import FixedClock, MakeSettings, gateway_headers
 
 
@@ -206,7 +206,7 @@ def test_tips_record_the_version_in_their_row_too(
 ) -> None:
     client, llm, _ = served
     tip_version = _tip(client, llm)["version"]
-    from nudge.storage.engine import make_engine
+    from nudge_infra.storage.engine import make_engine
 
     engine = make_engine(settings_for().sqlalchemy_url)
     with engine.connect() as conn:
@@ -221,9 +221,9 @@ def test_the_request_path_never_imports_mlflow(tmp_path: Path) -> None:
 import json, sys
 from pathlib import Path
 from fastapi.testclient import TestClient
-from ml.serving.llm import FakeLLM
+from ml.serving.llm.litellm_client import FakeLLM
 from nudge.bootstrap import bootstrap, build_app
-from nudge.seed import seed_demo
+from nudge.demo.seed import seed_demo
 from nudge.settings import Settings
 from tests.conftest import gateway_headers
 settings = Settings(data_dir=Path({str(tmp_path)!r}), embedded_llm=False, database_url=None,
@@ -277,7 +277,7 @@ def test_prompts_commands(mlflow_uri: str, tmp_path: Path) -> None:
 
 def test_mlflow_is_imported_without_its_telemetry(monkeypatch: pytest.MonkeyPatch) -> None:
     """MLflow would otherwise call config.mlflow-telemetry.io: this machine stays offline."""
-    from ml.serving.prompt_registry import offline_mlflow
+    from ml.serving.prompts.prompt_registry import offline_mlflow
 
     monkeypatch.delenv("MLFLOW_DISABLE_TELEMETRY", raising=False)
     offline_mlflow.cache_clear()

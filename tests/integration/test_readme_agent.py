@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 from ml.registry.loader import load_registry
-from ml.serving.llm import FakeLLM
+from ml.serving.llm.litellm_client import FakeLLM
 from nudge.bootstrap import bootstrap
 from nudge.settings import REPO_ROOT
-from nudge.signals import SignalIn
+from nudge_profile.signals import SignalIn
 from tests.conftest import FixedClock, MakeSettings
 
 

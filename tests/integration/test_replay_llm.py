@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from nudge.bootstrap import Nudge, bootstrap, build_app
-from nudge.cli import app
-from nudge.seed import seed_demo
+from nudge.cli.main import app
+from nudge.demo.seed import seed_demo
 from tests.conftest import Database, FixedClock, MakeSettings, gateway_headers
 from tests.llm_fixtures import EmbeddedLLMProcess
 

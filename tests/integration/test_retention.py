@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from ml.precompute.scheduler import PrecomputeScheduler
-from ml.serving.llm import FakeLLM
+from ml.serving.llm.litellm_client import FakeLLM
 from nudge.bootstrap import bootstrap, build_app
-from nudge.seed import seed_demo
-from nudge.storage.tables import outbox, signals, suppressions, tip_feedback, tips
+from nudge.demo.seed import seed_demo
+from nudge_infra.storage.tables import outbox, signals, suppressions, tip_feedback, tips
 from tests.conftest import FixedClock, MakeSettings, gateway_headers
 
 

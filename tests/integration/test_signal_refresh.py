@@ -21,15 +21,15 @@ from sqlalchemy import select
 
 from bench.natsd import NatsServer
 from bench.stats import summarize
-from ml.precompute.distributed import DistributedPrecompute
+from ml.precompute.dispatch import DistributedPrecompute
+from ml.precompute.jobs import EventConsumer, JobQueue
 from ml.precompute.refresh import RefreshTrigger
-from ml.serving.llm import FakeLLM
+from ml.serving.llm.litellm_client import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
-from nudge.events.codec import SUBJECT_PREFIX
-from nudge.events.jobs import EventConsumer, JobQueue
-from nudge.events.outbox import Topic
-from nudge.events.pb import events_pb2 as pb
-from nudge.storage.tables import agent_outputs
+from nudge_infra.events.codec import SUBJECT_PREFIX
+from nudge_infra.events.outbox import Topic
+from nudge_infra.events.pb import events_pb2 as pb
+from nudge_infra.storage.tables import agent_outputs
 from tests.conftest import MakeSettings, gateway_headers
 
 ROUNDS = 8

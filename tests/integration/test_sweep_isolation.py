@@ -14,8 +14,8 @@ from sqlalchemy import Row, func, select
 from ml.agents.base import SNIPPET_MAX_CHARS, SUGGESTION_MAX_CHARS
 from ml.precompute.status import last_sweeps, output_counts
 from nudge.bootstrap import Nudge, bootstrap
-from nudge.errors import NotFound
-from nudge.storage.tables import agent_outputs, sweep_runs
+from nudge_infra.errors import NotFound
+from nudge_infra.storage.tables import agent_outputs, sweep_runs
 from tests.conftest import FixedClock, MakeSettings
 from tests.integration import sweep_agents
 from tests.integration.sweep_agents import write_manifest

@@ -13,9 +13,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from ml.serving.llm import LLMError
-from ml.serving.prompt import AssembledPrompt
-from nudge.storage.tables import agent_outputs, tips
+from ml.serving.llm.litellm_client import LLMError
+from ml.serving.tip.prompt import AssembledPrompt
+from nudge_infra.storage.tables import agent_outputs, tips
 from tests.integration.tip_env import Env
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
-from nudge.storage.tables import signals, users
-from nudge.storage.upsert import COPY_THRESHOLD, upsert
+from nudge_infra.storage.tables import signals, users
+from nudge_infra.storage.upsert import COPY_THRESHOLD, upsert
 from tests.conftest import Database
 
 NOW = datetime(2026, 11, 21, 9, 30, 15, 123456, tzinfo=UTC)

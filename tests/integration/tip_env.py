@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from ml.serving.llm import FakeLLM
+from ml.serving.llm.litellm_client import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
-from nudge.seed import seed_demo
+from nudge.demo.seed import seed_demo
 from nudge.settings import Settings
 from tests.conftest import FixedClock, MakeSettings, gateway_headers
 

@@ -10,7 +10,7 @@ import yaml
 
 from ml.agents.base import SNIPPET_MAX_CHARS, Agent, AgentInput, Signal, Snippet, UserView
 from ml.agents.template import TemplateAgent
-from nudge.demo import demo_signals, demo_users
+from nudge.demo.data import demo_signals, demo_users
 
 MANIFESTS = Path(__file__).parents[2] / "manifests"
 AGENTS = ["tasks", "calendar", "habits", "focus", "feedback_history", "sleep", "reading_list"]

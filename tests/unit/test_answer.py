@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ml.serving.answer import (
+from ml.serving.tip.answer import (
     RATIONALE_MAX,
     TIP_MAX,
     TIP_MIN,

@@ -42,7 +42,7 @@ def test_each_benchmark_module_imports_and_has_a_run(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["appserver", "context", "dataset", "demo_nudge", "machine", "net", "product"]
+    "name", ["appserver", "context", "bulk_data", "demo_nudge", "machine", "net", "product"]
 )
 def test_each_helper_module_imports(name: str) -> None:
     importlib.import_module(f"bench.{name}")
@@ -51,7 +51,7 @@ def test_each_helper_module_imports(name: str) -> None:
 def test_dataset_snippets_are_about_300_characters() -> None:
     import random
 
-    from bench.dataset import _snippet
+    from bench.bulk_data import _snippet
 
     rng = random.Random(1)
     lengths = [len(_snippet(rng, "reading_list")) for _ in range(50)]

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from pydantic import AliasChoices
 
-from nudge.cli import app as cli
+from nudge.cli.main import app as cli
 from nudge.settings import REPO_ROOT, Settings
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"

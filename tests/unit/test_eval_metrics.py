@@ -9,7 +9,7 @@ import pytest
 from ml.evaluation.judge import judge_request, parse_judgment
 from ml.evaluation.metrics import aggregate, invalid_kind, mean, rate
 from ml.evaluation.results import ScenarioResult
-from ml.serving.percentiles import percentile
+from nudge_infra.percentiles import percentile
 
 
 def test_rate_with_a_zero_denominator_is_none() -> None:

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from ml.evaluation.clock import SettableClock
 from ml.evaluation.command import evaluate
 from ml.evaluation.dataset import Scenario, load_scenarios
 from ml.evaluation.harness import run_eval
-from ml.serving.llm import LLMError, LLMRequest, LLMResponse
-from ml.serving.prompt import PromptError, PromptTemplate
+from ml.evaluation.scenario_clock import SettableClock
+from ml.serving.llm.litellm_client import LLMError, LLMRequest, LLMResponse
+from ml.serving.tip.prompt import PromptError, PromptTemplate
 from nudge.bootstrap import Nudge, bootstrap
 from tests.conftest import MakeSettings
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from google.protobuf import descriptor_pb2
 
-from nudge.events.bus import Event
-from nudge.events.codec import MESSAGE_TYPES, decode, encode, subject_of
-from nudge.events.outbox import Topic
-from nudge.events.pb import events_pb2 as pb
-from nudge.events.proto_gen import OUT, RELEASED, descriptor_set, generate, incompatibilities
+from nudge_infra.events.bus import Event
+from nudge_infra.events.codec import MESSAGE_TYPES, decode, encode, subject_of
+from nudge_infra.events.outbox import Topic
+from nudge_infra.events.pb import events_pb2 as pb
+from nudge_infra.events.proto_gen import OUT, RELEASED, descriptor_set, generate, incompatibilities
 
 AT = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 # One payload per topic, as the code that writes the outbox builds them.
@@ -40,7 +40,7 @@ def test_generated_code_matches_the_schemas(tmp_path: Path) -> None:
     for fresh in generate(tmp_path):
         committed = OUT / fresh.name
         assert fresh.read_bytes() == committed.read_bytes(), (
-            f"{committed} is stale: run python -m nudge.events.proto_gen"
+            f"{committed} is stale: run python -m nudge_infra.events.proto_gen"
         )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ml.serving.experiments import (
+from ml.serving.prompts.experiments import (
     Assignment,
     Experiment,
     Experiments,
@@ -15,7 +15,7 @@ from ml.serving.experiments import (
     choose_arm,
     split,
 )
-from ml.serving.prompt import PromptTemplate
+from ml.serving.tip.prompt import PromptTemplate
 
 IDS = [f"user-{n}" for n in range(10_000)]
 

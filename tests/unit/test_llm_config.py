@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ml.serving.llm import (
+from ml.serving.llm.litellm_client import (
     LiteLLMClient,
     LLMError,
     LLMRequest,
@@ -177,7 +177,7 @@ async def test_unknown_alias_is_an_llm_error_everywhere() -> None:
 
 
 def test_importing_the_port_does_not_import_litellm() -> None:
-    code = "import sys, ml.serving.llm; print('litellm' in sys.modules)"
+    code = "import sys, ml.serving.llm.litellm_client; print('litellm' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )

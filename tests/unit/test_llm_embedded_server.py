@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from nudge.embedded_llm import GGUF_FILE, EmbeddedLLM, EmbeddedLLMError, default_model_path
+from ml.serving.llm.embedded_server import (
+    GGUF_FILE,
+    EmbeddedLLM,
+    EmbeddedLLMError,
+    default_model_path,
+)
 
 
 def test_the_gguf_is_found_without_importing_its_package() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ml.serving.llm import FakeLLM, LLMClient, LLMError, LLMRequest, Message
+from ml.serving.llm.litellm_client import FakeLLM, LLMClient, LLMError, LLMRequest, Message
 
 
 def request(alias: str = "tip-generator") -> LLMRequest:

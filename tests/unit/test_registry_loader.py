@@ -8,8 +8,8 @@ import pytest
 import registry_agents
 from registry_agents import manifest_text
 
-from ml.registry.errors import LoadError
 from ml.registry.files import MAX_MANIFEST_BYTES
+from ml.registry.load_errors import LoadError
 from ml.registry.loader import load_registry
 from ml.registry.registry import Registry
 

@@ -1,0 +1,113 @@
+"""The FastAPI application, assembled from parts the composition root built."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from ml.registry.registry import Registry
+from ml.serving.http.auth import Authenticator, caller_dependency
+from ml.serving.http.error_responses import BodyLimit, ErrorResponse, install_error_handlers
+from ml.serving.http.observability import Metrics, RequestContext
+from ml.serving.http.ratelimit import TipRateLimit
+from ml.serving.http.routes import (
+    agent_routes,
+    experiment_routes,
+    health_routes,
+    privacy_routes,
+    profile_routes,
+    signal_routes,
+    tip_routes,
+)
+from ml.serving.http.routes.health_routes import ReadinessCheck
+from ml.serving.prompts.experiments import Experiments
+from ml.serving.tip.orchestrator import Orchestrator
+from ml.serving.tip.tip_store import TipStore
+from nudge_infra.clock import Clock
+from nudge_profile.signals import SignalStore
+from nudge_profile.store import ProfileStore
+
+API_VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the routes need; built by ``nudge.bootstrap``."""
+
+    engine: Engine
+    clock: Clock
+    registry: Callable[[], Registry]
+    reload_registry: Callable[[], Registry]
+    orchestrator: Orchestrator
+    tips: TipStore
+    profiles: ProfileStore
+    signals: SignalStore
+    readiness: ReadinessCheck
+    on_signals: Callable[[], None]
+    max_request_bytes: int
+    auth: Authenticator
+    tip_rate: TipRateLimit
+    experiments: Experiments
+
+
+def create_app(
+    services: Services,
+    *,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title="Nudge",
+        version=API_VERSION,
+        description="One timely, actionable, explainable tip per user.",
+        lifespan=lifespan,
+        responses={
+            400: {"model": ErrorResponse, "description": "the body could not be parsed"},
+            401: {"model": ErrorResponse, "description": "missing or invalid credential"},
+            403: {"model": ErrorResponse, "description": "the credential cannot do this"},
+            404: {"model": ErrorResponse, "description": "unknown user, tip or route"},
+            413: {"model": ErrorResponse, "description": "request body too large"},
+            422: {
+                "model": ErrorResponse,
+                "description": "invalid request; details name each problem",
+            },
+            503: {
+                "model": ErrorResponse,
+                "description": "the database is unavailable; nothing was stored; see Retry-After",
+            },
+        },
+    )
+    install_error_handlers(app)
+    metrics = Metrics(services.engine)
+    app.add_middleware(BodyLimit, max_bytes=services.max_request_bytes)
+    app.add_middleware(RequestContext, metrics=metrics)  # outermost: sees every response
+    caller = caller_dependency(services.auth)
+    app.include_router(health_routes.make_router(services.readiness, metrics))
+    app.include_router(
+        profile_routes.make_router(
+            services.profiles, lambda key: services.registry().agents_requiring(key), caller
+        )
+    )
+    app.include_router(signal_routes.make_router(services.signals, caller, services.on_signals))
+    app.include_router(
+        tip_routes.make_router(
+            services.orchestrator,
+            services.tips,
+            services.clock,
+            caller,
+            services.tip_rate,
+            metrics.tip,
+            services.registry,
+        )
+    )
+    app.include_router(privacy_routes.make_router(services.engine, services.clock, caller))
+    app.include_router(
+        agent_routes.make_router(
+            services.registry, services.reload_registry, services.engine, caller
+        )
+    )
+    app.include_router(experiment_routes.make_router(services.experiments, services.engine, caller))
+    return app

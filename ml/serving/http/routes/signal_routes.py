@@ -1,0 +1,47 @@
+"""Signals in: a batch per user, all stored or none."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, Path, Response
+
+from ml.serving.http.routes.profile_routes import UserIdPath
+from ml.serving.http.schemas import SignalsAccepted
+from nudge_infra.errors import Invalid, NotFound
+from nudge_profile.signals import RESERVED_KINDS, SignalBatch, SignalStore
+
+
+def make_router(
+    signals: SignalStore, caller: Callable[..., Any], on_ingest: Callable[[], None]
+) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["signals"], dependencies=[Depends(caller)])
+
+    @router.post("/users/{user_id}/signals", response_model=SignalsAccepted)
+    async def post_signals(user_id: UserIdPath, body: SignalBatch) -> SignalsAccepted:
+        """Upsert signals by (kind, external_id); a bad item rejects the batch, naming its index."""
+        reserved = body.reserved()
+        if reserved:
+            raise Invalid("signals of reserved kinds; nothing was stored", details=reserved)
+        stored = await anyio.to_thread.run_sync(signals.ingest, user_id, body.signals)
+        on_ingest()
+        return SignalsAccepted(user_id=user_id, stored=stored)
+
+    @router.delete(
+        "/users/{user_id}/signals/{kind}/{external_id}",
+        status_code=204,
+        responses={404: {"description": "unknown user or signal"}},
+    )
+    def delete_signal(
+        user_id: UserIdPath,
+        kind: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")],
+        external_id: Annotated[str, Path(min_length=1, max_length=200)],
+    ) -> Response:
+        """Forget one signal; agents stop seeing it at their next sweep."""
+        if kind in RESERVED_KINDS or not signals.delete(user_id, kind, external_id):
+            raise NotFound("signal", f"{kind}/{external_id}")
+        return Response(status_code=204)
+
+    return router

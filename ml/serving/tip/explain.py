@@ -1,0 +1,132 @@
+"""Why a tip was given: its provenance, read back for a person (API and `nudge explain`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ml.registry.registry import Registry
+from ml.serving.http.schemas import (
+    CitedAgentOut,
+    ExplainOut,
+    UnusedAgentOut,
+)
+from ml.serving.tip.tip_store import StoredTip
+
+_MAX_CLAUSES = 3
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+
+
+def explain(tip: StoredTip, feedback: list[dict[str, Any]], registry: Registry) -> ExplainOut:
+    """Read a stored tip's provenance; agents still registered are shown by their names."""
+    names = {a.id: a.manifest.name for a in registry.agents.values()}
+    p = tip.provenance
+    context = p.get("context")
+    cited = [
+        CitedAgentOut(
+            agent_id=c["agent_id"],
+            name=names.get(c["agent_id"], c["agent_id"]),
+            version=c["agent_version"],
+            computed_at=c["computed_at"],
+            snippet=c.get("snippet", ""),
+            because=c.get("because"),
+            consents=c.get("consents", []),
+        )
+        for c in p.get("cited", [])
+    ]
+    cited_ids = {c.agent_id for c in cited}
+    unused = [
+        UnusedAgentOut(
+            agent_id=e["agent_id"],
+            name=names.get(e["agent_id"], e["agent_id"]),
+            reason=e["reason"],
+            why=_why(e, context),
+            missing_consents=(
+                e.get("missing_consents", []) if e["reason"] == "missing_consent" else []
+            ),
+            context=context if e["reason"] == "silenced_by_context" else None,
+        )
+        for e in p.get("excluded", [])
+    ]
+    unused += [
+        UnusedAgentOut(
+            agent_id=e["agent_id"],
+            name=names.get(e["agent_id"], e["agent_id"]),
+            reason="not_cited",
+            why="eligible and in the prompt, but the tip is not based on it",
+        )
+        for e in p.get("eligible", [])
+        if e["agent_id"] not in cited_ids
+    ]
+    latency = p.get("latency_ms", {})
+    return ExplainOut(
+        tip_id=tip.tip_id,
+        user_id=tip.user_id,
+        text=tip.text,
+        rationale=tip.rationale,
+        because=because(cited, fallback_reason=tip.fallback_reason),
+        agents=tip.agents,
+        cited=cited,
+        not_used=unused,
+        context=context,
+        prompt={"name": p["prompt"]["name"], "version": p["prompt"]["version"]},
+        model={"alias": p["model"]["alias"], "resolved": p["model"]["resolved"]},
+        latency_ms={k: float(latency.get(k, 0.0)) for k in ("assembly", "llm", "total")},
+        tokens={k: int(p.get("tokens", {}).get(k, 0)) for k in ("prompt", "completion")},
+        fallback=tip.fallback,
+        fallback_reason=tip.fallback_reason,
+        fallback_detail=p.get("llm_error") if tip.fallback else None,
+        cached=tip.serve_count > 1,
+        serve_count=tip.serve_count,
+        experiment=p.get("experiment"),
+        created_at=tip.created_at,
+        last_served_at=tip.last_served_at,
+        feedback=feedback,
+        provenance=p,
+    )
+
+
+def because(cited: Sequence[CitedAgentOut], *, fallback_reason: str | None) -> str:
+    """One plain sentence: "Because your calendar is free 14:00–15:30 and 'Q3' is overdue"."""
+    if not cited:
+        if fallback_reason == "no_eligible_agents":
+            return (
+                "Because none of your agents had something fresh you allow Nudge to use, "
+                "this is a general tip."
+            )
+        return "Because this tip is general: it is not based on any agent's data."
+    clauses = [c.because or _quote_first_sentence(c) for c in cited[:_MAX_CLAUSES]]
+    joined = clauses[-1] if len(clauses) == 1 else f"{', '.join(clauses[:-1])} and {clauses[-1]}"
+    return f"Because {joined}."
+
+
+def _quote_first_sentence(c: CitedAgentOut) -> str:
+    first = _SENTENCE_END.split(c.snippet.strip(), maxsplit=1)[0].rstrip(".")
+    if len(first) > 120:
+        first = first[:119] + "…"
+    return f"{c.name} reports “{first}”"
+
+
+_WHY = {
+    "disabled": "the agent is disabled",
+    "no_output": "no output computed for you yet",
+    "expired": "its last output is too old",
+    "snoozed": "you snoozed it",
+    "dismissed": "you dismissed this very suggestion",
+    "done": "you marked this very suggestion done",
+}
+
+
+def _why(excluded: Mapping[str, Any], context: str | None) -> str:
+    reason = excluded["reason"]
+    if reason == "missing_consent":
+        keys = excluded.get("missing_consents") or []
+        if keys:
+            return f"no consent for {', '.join(keys)}"
+        return str(excluded.get("detail", "a consent is missing"))
+    if reason == "silenced_by_context":
+        return f"silenced by your context {context}" if context else "silenced by your context"
+    if reason == "old_version":
+        return f"its output is from an older version ({excluded.get('detail', '')})"
+    return _WHY.get(reason, str(excluded.get("detail", reason)))

@@ -1,0 +1,352 @@
+"""The hot path: eligibility → prompt → LLM → provenance, for one user's tip."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import anyio
+
+from ml.registry.eligibility import Decision, candidates, decide
+from ml.registry.registry import Registry
+from ml.serving.llm.litellm_client import LLMClient, LLMError, LLMRequest, LLMResponse, Message
+from ml.serving.prompts.experiments import Arm
+from ml.serving.tip.answer import Answer, InvalidAnswer, answer_schema, parse_answer
+from ml.serving.tip.fallback import FallbackSource, fallback_tip
+from ml.serving.tip.prompt import AssembledPrompt, PromptSnippet, PromptTemplate, assemble
+from ml.serving.tip.provenance import Generation, provenance_record
+from ml.serving.tip.tip_store import (
+    StoredOutput,
+    StoredTip,
+    TipHead,
+    TipStore,
+    read_last_tip,
+    read_outputs,
+    read_suppressions,
+)
+from nudge_infra.clock import Clock
+from nudge_infra.storage.driver import Reader
+from nudge_profile.model import Profile
+from nudge_profile.store import read_profile
+
+log = logging.getLogger(__name__)
+
+# A tip that fell back because the LLM failed is reused only for a while: after
+# ``GenerationConfig.retry_failed_after`` the next request asks the model again.
+_RETRYABLE = frozenset({"llm_timeout", "llm_unreachable", "llm_error", "invalid_answer"})
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationConfig:
+    alias: str = "tip-generator"
+    timeout_s: float = 10.0
+    retries: int = 1
+    max_tokens: int = 280
+    temperature: float = 0.2
+    retry_failed_after: timedelta = timedelta(minutes=2)
+    """How long a fallback caused by the LLM is served again before the LLM is retried.
+    Retrying on every poll turned a slow or failing model into a queue of doomed calls."""
+
+
+def tip_request(
+    prompt: AssembledPrompt, eligible_ids: list[str], *, alias: str, config: GenerationConfig
+) -> LLMRequest:
+    """The LLM request for a tip: the answer's JSON schema allows only the eligible agents."""
+    return LLMRequest(
+        alias=alias,
+        messages=prompt.messages,
+        json_schema=answer_schema(eligible_ids),
+        schema_name="tip",
+        max_tokens=config.max_tokens,
+        temperature=config.temperature,
+        timeout_s=config.timeout_s,
+        retries=config.retries,
+    )
+
+
+def read_answer(content: str, snippets: Mapping[str, str], prompt: AssembledPrompt) -> Answer:
+    """Validate the model's answer against the eligible snippets; a tip that repeats the
+    prompt's system text, or has a time or number the user message lacks, is refused.
+    Raises InvalidAnswer."""
+    return parse_answer(
+        content,
+        snippets,
+        forbidden=[prompt.messages[0].content[:60]],
+        shown=prompt.messages[-1].content,
+    )
+
+
+def resolved_model(llm: LLMClient, alias: str) -> str:
+    """The model behind ``alias``, or "unresolved" when the LLM config does not know it."""
+    try:
+        return llm.resolve(alias)
+    except LLMError:
+        return "unresolved"
+
+
+@dataclass(frozen=True, slots=True)
+class ServedTip:
+    tip: TipHead
+    cached: bool
+    generation: Generation | None = None
+    """How the text came about; None when a stored tip was served again."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Everything read and decided before the LLM is called."""
+
+    profile: Profile
+    decisions: list[Decision]
+    eligible: list[StoredOutput]
+    prompt: AssembledPrompt
+    fingerprint: str
+    last_tip: TipHead | None
+    feedback_since_last: bool
+    arm: Arm
+    now: datetime
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        *,
+        tips: TipStore,
+        registry: Callable[[], Registry],
+        llm: LLMClient,
+        prompt: Callable[[], PromptTemplate],
+        clock: Clock,
+        config: GenerationConfig,
+        arm: Callable[[str], Arm] | None = None,
+    ) -> None:
+        """``arm`` picks a user's prompt and model (A/B experiments); by default every user
+        gets ``prompt()`` and the configured alias."""
+        self._tips = tips
+        self._registry = registry
+        self._llm = llm
+        self._prompt = prompt
+        self._clock = clock
+        self._config = config
+        self._arm = arm or (lambda _user: Arm(self._prompt(), self._config.alias))
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    @property
+    def alias(self) -> str:
+        return self._config.alias
+
+    @property
+    def config(self) -> GenerationConfig:
+        return self._config
+
+    async def warm_up(self, *, slots: int = 2) -> bool:
+        """Have the model read the fixed system prompt once per server slot, at start.
+
+        llama.cpp keeps each slot's prompt prefix, so the first tips do not pay for it. One
+        request per slot, at once: a single warm-up may land in a slot the next tip skips.
+        """
+        request = LLMRequest(
+            alias=self._config.alias,
+            messages=(Message("system", self._prompt().system), Message("user", "Ready?")),
+            json_schema=None,
+            max_tokens=1,
+            temperature=0,
+            timeout_s=self._config.timeout_s,
+            retries=0,
+        )
+        results = await asyncio.gather(
+            *(self._llm.complete(request) for _ in range(slots)), return_exceptions=True
+        )
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            log.warning("LLM warm-up failed (%s); the first tip will be slower", failed[0])
+        return not failed
+
+    async def tip_for(self, user_id: str, *, refresh: bool = False) -> ServedTip:
+        """Serve this user's tip; concurrent requests for one user share one generation."""
+        lock = self._locks.setdefault(user_id, asyncio.Lock())
+        async with lock:
+            return await self._tip_for(user_id, refresh=refresh)
+
+    async def _tip_for(self, user_id: str, *, refresh: bool) -> ServedTip:
+        started = time.perf_counter()
+        now = self._clock()
+        registry, arm = self._registry(), self._arm(user_id)
+        plan = await anyio.to_thread.run_sync(self._plan, user_id, registry, arm, now)
+        last = plan.last_tip
+        if (
+            not refresh
+            and last is not None
+            and last.fingerprint == plan.fingerprint
+            and not plan.feedback_since_last
+            and (
+                last.fallback_reason not in _RETRYABLE
+                or now - last.created_at < self._config.retry_failed_after
+            )
+        ):
+            count = await anyio.to_thread.run_sync(self._tips.mark_served_again, last.tip_id, now)
+            return ServedTip(replace(last, serve_count=count, last_served_at=now), cached=True)
+        assembly_ms = (time.perf_counter() - started) * 1000
+        generation = await self._write(plan, registry)
+        tip, row = self._record(
+            plan,
+            registry,
+            generation,
+            assembly_ms=assembly_ms,
+            total_ms=(time.perf_counter() - started) * 1000,
+        )
+        await anyio.to_thread.run_sync(self._tips.save, tip, row)
+        return ServedTip(tip, cached=False, generation=generation)
+
+    async def _write(self, plan: _Plan, registry: Registry) -> Generation:
+        """Ask the LLM and validate its answer; fall back deterministically when either fails."""
+        ranked = [
+            FallbackSource(
+                o.agent_id, registry.agents[o.agent_id].manifest.name, o.snippet, o.suggestion
+            )
+            for o in plan.eligible
+        ]
+        if not plan.eligible:
+            answer = fallback_tip(ranked, "no_eligible_agents")
+            return Generation(answer, "no_eligible_agents", None, None, 0.0)
+        started = time.perf_counter()
+        eligible_ids = [o.agent_id for o in plan.eligible]
+        response, reason, error = await self._generate(plan.prompt, eligible_ids, plan.arm.alias)
+        llm_ms = (time.perf_counter() - started) * 1000
+        if response is not None:
+            try:
+                answer = read_answer(
+                    response.content, {o.agent_id: o.snippet for o in plan.eligible}, plan.prompt
+                )
+                return Generation(answer, None, None, response, llm_ms)
+            except InvalidAnswer as exc:
+                reason, error = "invalid_answer", str(exc)
+        answer = fallback_tip(ranked, reason or "no answer")
+        return Generation(answer, reason, error, response, llm_ms)
+
+    def _plan(self, user_id: str, registry: Registry, arm: Arm, now: datetime) -> _Plan:
+        with Reader(self._tips.engine) as reader:
+            profile = read_profile(reader, user_id)
+            context = profile.context_at(now)
+            agents = list(registry.agents.values())
+            wanted = candidates(agents, granted=profile.granted, active_context=context)
+            outputs = read_outputs(reader, user_id, wanted)
+            suppressed = read_suppressions(reader, user_id, now)
+            last, feedback_since = read_last_tip(reader, user_id)
+        decisions = decide(
+            agents,
+            granted=profile.granted,
+            active_context=context,
+            outputs={k: o.ref() for k, o in outputs.items()},
+            suppressions=suppressed,
+            now=now,
+        )
+        eligible = sorted(
+            (outputs[d.agent_id] for d in decisions if d.eligible),
+            key=lambda o: (-registry.agents[o.agent_id].priority, o.agent_id),
+        )
+        prompt = assemble(
+            arm.prompt,
+            now=now,
+            timezone=profile.timezone,
+            preferences=profile.preferences,
+            context=context,
+            snippets=[PromptSnippet(o.agent_id, o.snippet) for o in eligible],
+        )
+        # The variant is part of the key: a tip made outside an experiment (or in another
+        # variant with the same prompt and model) is not served again as this variant's.
+        key = "\x1f".join(
+            (
+                prompt.fingerprint,
+                arm.alias,
+                resolved_model(self._llm, arm.alias),
+                arm.experiment or "",
+                arm.variant or "",
+            )
+        )
+        fingerprint = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return _Plan(
+            profile, decisions, eligible, prompt, fingerprint, last, feedback_since, arm, now
+        )
+
+    async def _generate(
+        self, prompt: AssembledPrompt, eligible_ids: list[str], alias: str
+    ) -> tuple[LLMResponse | None, str | None, str | None]:
+        cfg = self._config
+        request = tip_request(prompt, eligible_ids, alias=alias, config=cfg)
+        try:
+            # The adapter enforces its own deadline; this one bounds the request regardless.
+            response = await asyncio.wait_for(self._llm.complete(request), cfg.timeout_s + 2)
+        except TimeoutError:
+            return None, "llm_timeout", "no answer within the deadline"
+        except LLMError as exc:
+            kind = {
+                "timeout": "llm_timeout",
+                "unreachable": "llm_unreachable",
+                "bad_response": "invalid_answer",  # the model answered, but not usable JSON
+            }.get(exc.kind, "llm_error")
+            return None, kind, str(exc)[:300]
+        return response, None, None
+
+    def _record(
+        self,
+        plan: _Plan,
+        registry: Registry,
+        generation: Generation,
+        *,
+        assembly_ms: float,
+        total_ms: float,
+    ) -> tuple[StoredTip, dict[str, Any]]:
+        """Build the tip and the row that stores it with its provenance."""
+        response, reason, arm = generation.response, generation.fallback_reason, plan.arm
+        resolved = response.resolved_model if response else resolved_model(self._llm, arm.alias)
+        provenance = provenance_record(
+            generation=generation,
+            eligible=plan.eligible,
+            decisions=plan.decisions,
+            profile=plan.profile,
+            now=plan.now,
+            prompt=plan.prompt,
+            template=arm.prompt,
+            alias=arm.alias,
+            resolved_model=resolved,
+            experiment=(arm.experiment, arm.variant) if arm.experiment and arm.variant else None,
+            registry_fingerprint=registry.fingerprint,
+            assembly_ms=assembly_ms,
+            total_ms=total_ms,
+        )
+        tip = StoredTip(
+            tip_id=str(uuid.uuid4()),
+            user_id=plan.profile.user_id,
+            text=generation.answer.tip,
+            rationale=generation.answer.rationale,
+            agents=list(generation.answer.agents),
+            fallback=reason is not None,
+            fallback_reason=reason,
+            fingerprint=plan.fingerprint,
+            created_at=plan.now,
+            serve_count=1,
+            last_served_at=plan.now,
+            provenance=provenance,
+        )
+        row = asdict(tip) | {
+            "prompt_name": arm.prompt.name,
+            "prompt_version": arm.prompt.version,
+            "model_alias": arm.alias,
+            "resolved_model": resolved,
+            "assembly_ms": assembly_ms,
+            "llm_ms": generation.llm_ms,
+            "total_ms": total_ms,
+            "prompt_tokens": response.prompt_tokens if response else 0,
+            "completion_tokens": response.completion_tokens if response else 0,
+            "experiment": arm.experiment,
+            "variant": arm.variant,
+        }
+        return tip, row

@@ -1,0 +1,196 @@
+"""The versioned orchestrator prompt and its assembly from profile and snippets."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from jinja2 import Environment, StrictUndefined, Template, TemplateSyntaxError
+
+from ml.serving.llm.litellm_client import Message
+
+# The shipped source, beside the registry code that publishes it (ADR 0014).
+DEFAULT_PROMPT = Path(__file__).resolve().parents[1] / "prompts" / "tip-orchestrator.yaml"
+_TAG = re.compile(r"</?\s*snippet", re.IGNORECASE)
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+class PromptError(ValueError):
+    """A prompt source that cannot be used, with the reason a person can act on."""
+
+
+@dataclass(frozen=True, slots=True)
+class PromptTemplate:
+    """One version of the orchestrator prompt: a fixed system text and a Jinja user template.
+
+    ``version`` is the registry's version number, or ``file-<digest>`` for a template read
+    straight from the repository (the registry was not reachable or not used).
+    """
+
+    name: str
+    version: str
+    system: str
+    user: Template = field(compare=False)  # compiled from ``source``, which is compared
+    source: str
+
+    @classmethod
+    def parse(cls, *, name: str, version: str, system: str, user: str) -> PromptTemplate:
+        """Compile and check a template; raise PromptError saying what is wrong."""
+        if not system.strip():
+            raise PromptError("system: must not be empty")
+        env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+        try:
+            compiled = env.from_string(user)
+        except TemplateSyntaxError as exc:
+            raise PromptError(f"user: line {exc.lineno}: {exc.message}") from None
+        template = cls(name, version, system.strip(), compiled, user)
+        template._check_renders()
+        return template
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_PROMPT) -> PromptTemplate:
+        """Read a prompt source file of the repository (see prompts/tip-orchestrator.yaml)."""
+        source = PromptSource.read(path)
+        return cls.parse(
+            name=source.name, version=source.file_version, system=source.system, user=source.user
+        )
+
+    @property
+    def digest(self) -> str:
+        """What identifies the text of this version, whatever registry holds it."""
+        return source_digest(self.system, self.source)
+
+    def _check_renders(self) -> None:
+        probe = "probe-snippet-9f2c"
+        try:
+            text = self.user.render(
+                now_local="Monday 01 January 2029, 09:00",
+                timezone="UTC",
+                part_of_day="morning",
+                context=None,
+                preferences=[("tone", "plain")],
+                snippets=[PromptSnippet("probe", probe)],
+            )
+        except Exception as exc:  # any failure of an operator's template is reported the same
+            raise PromptError(f"user: does not render: {exc}") from None
+        if probe not in text:
+            raise PromptError("user: never writes the snippets (loop over `snippets`)")
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSource:
+    """A prompt file of the repository: what `nudge prompts push` registers."""
+
+    name: str
+    description: str
+    system: str
+    user: str
+
+    @classmethod
+    def read(cls, path: Path) -> PromptSource:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise PromptError(f"{path}: cannot be read ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            raise PromptError(f"{path}: not valid YAML ({exc})") from None
+        if not isinstance(raw, dict):
+            raise PromptError(f"{path}: expected a mapping with name, system and user")
+        unknown = sorted(set(raw) - {"name", "description", "system", "user"})
+        if unknown:
+            raise PromptError(f"{path}: unknown field(s) {', '.join(unknown)}")
+        for key in ("name", "system", "user"):
+            if not isinstance(raw.get(key), str) or not raw[key].strip():
+                raise PromptError(f"{path}: {key}: required text")
+        if not _NAME.fullmatch(raw["name"]):
+            raise PromptError(f"{path}: name: use letters, digits, '.', '_' or '-' (≤ 64)")
+        return cls(raw["name"], str(raw.get("description") or ""), raw["system"], raw["user"])
+
+    @property
+    def file_version(self) -> str:
+        return "file-" + source_digest(self.system.strip(), self.user)[:8]
+
+
+def source_digest(system: str, user: str) -> str:
+    return hashlib.sha256(f"{system}\x1f{user}".encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSnippet:
+    agent_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssembledPrompt:
+    messages: tuple[Message, ...]
+    fingerprint: str
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(f"[{m.role}]\n{m.content}" for m in self.messages)
+
+    @property
+    def sha256(self) -> str:
+        """What provenance records and replay checks a rebuilt prompt against."""
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+def as_data(text: str) -> str:
+    """Neutralise anything in a snippet that could close or open a snippet block."""
+    return _TAG.sub(lambda m: m.group(0).replace("<", "‹"), text)
+
+
+def part_of_day(local: datetime) -> str:
+    hour = local.hour
+    if hour < 5:
+        return "night"
+    if hour < 12:
+        return "morning"
+    if hour < 18:
+        return "afternoon"
+    return "evening" if hour < 22 else "night"
+
+
+def assemble(
+    template: PromptTemplate,
+    *,
+    now: datetime,
+    timezone: ZoneInfo,
+    preferences: Mapping[str, Any],
+    context: str | None,
+    snippets: Sequence[PromptSnippet],
+) -> AssembledPrompt:
+    """Fill the template. The clock is rounded to the hour so that a tip can be reused
+    while nothing it depends on changes."""
+    local = now.astimezone(timezone)
+    user = template.user.render(
+        now_local=local.strftime("%A %d %B %Y, %H:00"),
+        timezone=str(timezone),
+        part_of_day=part_of_day(local),
+        context=context,
+        preferences=[(k, _short(v)) for k, v in sorted(preferences.items())],
+        snippets=[PromptSnippet(s.agent_id, as_data(s.text)) for s in snippets],
+    ).strip()
+    messages = (Message("system", template.system), Message("user", user))
+    digest = hashlib.sha256(f"{template.name}\x1f{template.version}\x1f{user}".encode())
+    return AssembledPrompt(messages, digest.hexdigest()[:32])
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, str):
+        text = value
+    elif type(value) is int or (type(value) is float and math.isfinite(value)):
+        text = repr(value)  # what json.dumps writes for these, without its machinery
+    else:
+        text = json.dumps(value, sort_keys=True)
+    return as_data(text[:80])

@@ -1,0 +1,118 @@
+"""The provenance record stored with every tip: what it was made from, and how."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ml.registry.eligibility import Decision
+from ml.serving.llm.litellm_client import LLMResponse
+from ml.serving.tip.answer import Answer
+from ml.serving.tip.prompt import AssembledPrompt, PromptTemplate
+from ml.serving.tip.tip_store import StoredOutput
+from nudge_profile.model import Profile
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """How the tip's text came about: the model's answer, or a fallback and why."""
+
+    answer: Answer
+    fallback_reason: str | None
+    llm_error: str | None
+    response: LLMResponse | None
+    llm_ms: float
+
+
+def provenance_record(
+    *,
+    generation: Generation,
+    eligible: Sequence[StoredOutput],
+    decisions: Sequence[Decision],
+    profile: Profile,
+    now: datetime,
+    prompt: AssembledPrompt,
+    template: PromptTemplate,
+    alias: str,
+    resolved_model: str,
+    experiment: tuple[str, str] | None,
+    registry_fingerprint: str,
+    assembly_ms: float,
+    total_ms: float,
+) -> dict[str, Any]:
+    """What the tip was made from and how: enough to explain it and to rebuild its prompt.
+
+    ``inputs`` and the eligible snippets' texts are what ``assemble`` was given; with the
+    prompt version they rebuild the prompt exactly (``prompt.sha256`` checks it).
+    """
+    by_id = {o.agent_id: o for o in eligible}
+    admitted = {d.agent_id: list(d.consents) for d in decisions}
+    answer, response = generation.answer, generation.response
+    return {
+        "cited": [
+            {
+                "agent_id": a,
+                "agent_version": by_id[a].agent_version,
+                "computed_at": by_id[a].computed_at.isoformat(),
+                "expires_at": by_id[a].expires_at.isoformat(),
+                "consents": admitted.get(a, []),
+                "snippet_hash": by_id[a].snippet_hash,
+                "snippet": by_id[a].snippet,
+                "because": by_id[a].because,
+            }
+            for a in answer.agents
+        ],
+        "cited_by_model": list(answer.cited_by_model or answer.agents),
+        "eligible": [
+            {
+                "agent_id": o.agent_id,
+                "agent_version": o.agent_version,
+                "snippet_hash": o.snippet_hash,
+                "computed_at": o.computed_at.isoformat(),
+                "snippet": o.snippet,
+            }
+            for o in eligible
+        ],
+        "excluded": [
+            {
+                "agent_id": d.agent_id,
+                "reason": str(d.reason),
+                "detail": d.detail,
+                "missing_consents": list(d.missing),
+            }
+            for d in decisions
+            if not d.eligible
+        ],
+        "context": profile.context_at(now),
+        "inputs": {
+            "now": now.isoformat(),
+            "timezone": str(profile.timezone),
+            "preferences": dict(profile.preferences),
+        },
+        "prompt": {
+            "name": template.name,
+            "version": template.version,
+            "digest": template.digest,
+            "sha256": prompt.sha256,
+        },
+        "model": {"alias": alias, "resolved": resolved_model},
+        "experiment": (
+            {"name": experiment[0], "variant": experiment[1]} if experiment is not None else None
+        ),
+        "latency_ms": {
+            "assembly": round(assembly_ms, 2),
+            "llm": round(generation.llm_ms, 2),
+            "total": round(total_ms, 2),
+        },
+        "tokens": {
+            "prompt": response.prompt_tokens if response else 0,
+            "completion": response.completion_tokens if response else 0,
+        },
+        "llm_attempts": response.attempts if response else 0,
+        "fallback": generation.fallback_reason is not None,
+        "fallback_reason": generation.fallback_reason,
+        "llm_error": generation.llm_error,
+        "registry_fingerprint": registry_fingerprint,
+    }

@@ -1,0 +1,107 @@
+"""Rebuild a stored tip's prompt from its provenance, and ask a model again."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ml.serving.llm.litellm_client import LLMClient, LLMError
+from ml.serving.tip.answer import Answer, InvalidAnswer
+from ml.serving.tip.orchestrator import GenerationConfig, read_answer, resolved_model, tip_request
+from ml.serving.tip.prompt import AssembledPrompt, PromptSnippet, PromptTemplate, assemble
+from ml.serving.tip.tip_store import StoredTip
+
+
+class ReplayError(ValueError):
+    """The stored record cannot be replayed; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuilt:
+    prompt: AssembledPrompt
+    snippets: dict[str, str]
+    identical: bool
+    """True when the text matches the recorded prompt's SHA-256 exactly."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rerun:
+    prompt_version: str
+    alias: str
+    resolved_model: str
+    answer: Answer | None
+    error: str | None
+    llm_ms: float
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def rebuild(tip: StoredTip, template: PromptTemplate) -> Rebuilt:
+    """Assemble ``template`` over exactly what the tip's prompt was assembled from."""
+    p = tip.provenance
+    inputs = p.get("inputs")
+    eligible = p.get("eligible", [])
+    if inputs is None or any("snippet" not in e for e in eligible):
+        raise ReplayError(
+            f"tip {tip.tip_id} was recorded before prompts could be rebuilt (no inputs stored)"
+        )
+    try:
+        now = datetime.fromisoformat(inputs["now"])
+        timezone = ZoneInfo(inputs["timezone"])
+    except (KeyError, ValueError, ZoneInfoNotFoundError) as exc:
+        raise ReplayError(f"tip {tip.tip_id}: unreadable inputs ({exc})") from None
+    snippets = {e["agent_id"]: e["snippet"] for e in eligible}
+    prompt = assemble(
+        template,
+        now=now,
+        timezone=timezone,
+        preferences=inputs.get("preferences", {}),
+        context=p.get("context"),
+        snippets=[PromptSnippet(agent_id, text) for agent_id, text in snippets.items()],
+    )
+    recorded = p.get("prompt", {}).get("sha256")
+    identical = prompt.sha256 == recorded
+    return Rebuilt(prompt, snippets, identical)
+
+
+async def rerun(
+    rebuilt: Rebuilt,
+    *,
+    llm: LLMClient,
+    alias: str,
+    config: GenerationConfig,
+    prompt_version: str,
+) -> Rerun:
+    """Ask ``alias`` for the tip again, at temperature 0, and validate the answer as served."""
+    request = tip_request(
+        rebuilt.prompt,
+        list(rebuilt.snippets),
+        alias=alias,
+        config=replace(config, temperature=0.0, retries=0),
+    )
+    started = time.perf_counter()
+    try:
+        response = await llm.complete(request)
+    except LLMError as exc:
+        return Rerun(
+            prompt_version, alias, resolved_model(llm, alias), None, str(exc)[:300],
+            (time.perf_counter() - started) * 1000, 0, 0,
+        )  # fmt: skip
+    llm_ms = (time.perf_counter() - started) * 1000
+    answer, error = None, None
+    try:
+        answer = read_answer(response.content, rebuilt.snippets, rebuilt.prompt)
+    except InvalidAnswer as exc:
+        error = f"invalid answer: {exc}"
+    return Rerun(
+        prompt_version,
+        alias,
+        response.resolved_model,
+        answer,
+        error,
+        llm_ms,
+        response.prompt_tokens,
+        response.completion_tokens,
+    )

@@ -4,33 +4,34 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from sqlalchemy import Connection, Engine, delete, func, insert, select
-
+from sqlalchemy import Connection, Engine, delete, insert
 from ml.agents.base import AgentInput, Signal, Snippet, UserView
 from ml.precompute.guard import BatchResult, run_batch
 from ml.registry.registry import RegisteredAgent, Registry
 from nudge_infra.clock import Clock
 from nudge_infra.errors import NotFound
 from nudge_infra.events import outbox as events
-from nudge_infra.storage.tables import agent_outputs, consents, preferences, sweep_runs, users
+from nudge_infra.storage.tables import agent_outputs, sweep_runs
 from nudge_infra.storage.upsert import upsert
 from nudge_profile.signals import read_signals
+from nudge_profile.sweep_users import (
+    SweepUser,
+    active_user_pages,
+    count_active_users,
+    read_sweep_users,
+)
+from ml.precompute.outputs import output_row, write_outputs
+from ml.precompute.inputs import agent_input
+
 
 log = logging.getLogger(__name__)
 
+
 Progress = Callable[[int], None]
-
-
-def snippet_hash(snippet: Snippet) -> str:
-    """Identify a snippet's content: a dismissal holds until this changes."""
-    text = snippet.text + "\x1f" + (snippet.suggestion or "")
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @dataclass(slots=True)
@@ -53,16 +54,6 @@ class SweepReport:
             self.errors.append(f"{user_id}: {reason}")
 
 
-@dataclass(frozen=True, slots=True)
-class _BatchUser:
-    user_id: str
-    zone_name: str
-    timezone: ZoneInfo | None
-    """None when ``zone_name`` is not a known zone: that user's failure, not the sweep's."""
-    preferences: Mapping[str, Any]
-    granted: frozenset[str]
-
-
 class Sweeper:
     def __init__(
         self,
@@ -78,12 +69,7 @@ class Sweeper:
         self._batch_size = batch_size
 
     def count_active_users(self) -> int:
-        with self._engine.connect() as conn:
-            return int(
-                conn.execute(
-                    select(func.count()).select_from(users).where(users.c.active.is_(True))
-                ).scalar_one()
-            )
+        return count_active_users(self._engine)
 
     def sweep_all(self, progress: Progress | None = None) -> list[SweepReport]:
         return [self.sweep(a.id, progress) for a in self._registry().enabled()]
@@ -98,7 +84,7 @@ class Sweeper:
         else:
             for ids in self.user_pages():
                 with self._engine.connect() as conn:
-                    page = self._load_users(conn, ids)
+                    page = read_sweep_users(conn, ids)
                 self._sweep_batch(agent, page, now, report)
                 if progress is not None:
                     progress(len(ids))
@@ -114,26 +100,14 @@ class Sweeper:
             report.status = "disabled"
         else:
             with self._engine.connect() as conn:
-                batch = self._load_users(conn, list(user_ids))
+                batch = read_sweep_users(conn, list(user_ids))
             if batch:
                 self._sweep_batch(agent, batch, report.started_at, report)
         return self._finish(report)
 
     def user_pages(self) -> Iterator[list[str]]:
         """The active users' ids, in pages of the batch size (what a scheduler enqueues)."""
-        after: str | None = None
-        while True:
-            query = select(users.c.user_id).where(users.c.active.is_(True))
-            if after is not None:
-                query = query.where(users.c.user_id > after)
-            with self._engine.connect() as conn:
-                page = list(
-                    conn.execute(query.order_by(users.c.user_id).limit(self._batch_size)).scalars()
-                )
-            if not page:
-                return
-            yield page
-            after = page[-1]
+        return active_user_pages(self._engine, self._batch_size)
 
     def _agent(self, agent_id: str) -> RegisteredAgent:
         agent = self._registry().get(agent_id)
@@ -161,11 +135,11 @@ class Sweeper:
         """Run one agent for one user and return its snippet or error; store nothing."""
         agent = self._agent(agent_id)
         with self._engine.connect() as conn:
-            batch = self._load_users(conn, [user_id])
+            batch = read_sweep_users(conn, [user_id])
             if not batch:
                 raise NotFound("user", user_id)
             if batch[0].timezone is None:
-                return None, _unknown_zone(batch[0])
+                return None, batch[0].unknown_zone
             missing = sorted(set(agent.manifest.consents) - batch[0].granted)
             if missing:
                 # A preview reads the user's data too: the same consents apply.
@@ -177,37 +151,8 @@ class Sweeper:
         outcome = result.outcomes[0]
         return outcome.snippet, outcome.error
 
-    def _load_users(self, conn: Connection, ids: Sequence[str]) -> list[_BatchUser]:
-        if not ids:
-            return []
-        zones = {
-            r.user_id: r.timezone
-            for r in conn.execute(
-                select(users.c.user_id, users.c.timezone).where(users.c.user_id.in_(ids))
-            )
-        }
-        prefs: dict[str, dict[str, Any]] = {u: {} for u in ids}
-        for row in conn.execute(
-            select(preferences.c.user_id, preferences.c.key, preferences.c.value).where(
-                preferences.c.user_id.in_(ids)
-            )
-        ):
-            prefs[row.user_id][row.key] = row.value
-        granted: dict[str, set[str]] = {u: set() for u in ids}
-        for grant in conn.execute(
-            select(consents.c.user_id, consents.c.key).where(
-                consents.c.user_id.in_(ids), consents.c.granted.is_(True)
-            )
-        ):
-            granted[grant.user_id].add(grant.key)
-        return [
-            _BatchUser(u, zones[u], _zone(zones[u]), prefs[u], frozenset(granted[u]))
-            for u in ids
-            if u in zones
-        ]
-
     def _inputs(
-        self, conn: Connection, agent: RegisteredAgent, batch: Sequence[_BatchUser], now: datetime
+        self, conn: Connection, agent: RegisteredAgent, batch: Sequence[SweepUser], now: datetime
     ) -> list[AgentInput]:
         found = read_signals(conn, [u.user_id for u in batch], agent.manifest.reads)
         return [
@@ -222,7 +167,7 @@ class Sweeper:
         ]
 
     def _sweep_batch(
-        self, agent: RegisteredAgent, batch: list[_BatchUser], now: datetime, report: SweepReport
+        self, agent: RegisteredAgent, batch: list[SweepUser], now: datetime, report: SweepReport
     ) -> None:
         required = set(agent.manifest.consents)
         allowed = [u for u in batch if required <= u.granted]
@@ -231,7 +176,7 @@ class Sweeper:
         report.skipped_no_consent += len(refused)
         for user in allowed:
             if user.timezone is None:
-                report.failed(user.user_id, _unknown_zone(user))
+                report.failed(user.user_id, user.unknown_zone)
         with self._engine.connect() as conn:
             inputs = self._inputs(conn, agent, allowed, now)
         result = run_batch(agent.id, agent.impl, inputs, timeout_s=_seconds(agent))
@@ -258,7 +203,7 @@ class Sweeper:
                 report.empty += 1
                 silent.append(outcome.user_id)
             else:
-                rows.append(_output_row(agent, outcome.user_id, outcome.snippet, now, expires))
+                rows.append(output_row(agent, outcome.user_id, outcome.snippet, now, expires))
         write_outputs(
             self._engine, rows, agent_id=agent.id, agent_version=agent.version, silent=silent,
             now=now,
@@ -283,87 +228,5 @@ class Sweeper:
             )
 
 
-def _zone(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):  # removed from tzdata, or never a zone
-        return None
-
-
-def _unknown_zone(user: _BatchUser) -> str:
-    return f"unknown time zone {user.zone_name!r}"
-
-
-def agent_input(
-    agent: RegisteredAgent, user: UserView, now: datetime, signals: Sequence[Signal]
-) -> AgentInput:
-    """One agent run's input: the user's preferences ``<agent id>.<param>`` override the
-    manifest's param defaults. ``signals`` are the kinds it reads, newest first."""
-    prefix = agent.id + "."
-    overrides = {k[len(prefix) :]: v for k, v in user.preferences.items() if k.startswith(prefix)}
-    return AgentInput(
-        user=user, now=now, signals=signals, params=agent.manifest.resolved_params(overrides)
-    )
-
-
-def write_outputs(
-    engine: Engine,
-    rows: Sequence[dict[str, Any]],
-    *,
-    agent_id: str,
-    agent_version: int,
-    silent: Sequence[str],
-    now: datetime,
-) -> None:
-    """Store one batch's outputs, drop the silent users' old ones, record the event: one
-    transaction.
-
-    On Postgres the commit does not wait for its WAL flush (``synchronous_commit = off``):
-    outputs are derived from signals and rewritten by the next sweep, so a database crash
-    can at worst lose the last few hundred milliseconds of them, together with their event,
-    never half of a batch. The flush per batch was a tenth of the sweep's write time.
-    """
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-        upsert(conn, agent_outputs, rows, keys=("user_id", "agent_id"))
-        if silent:
-            # Nothing to say now (or no consent): an older snippet must not linger.
-            conn.execute(
-                delete(agent_outputs).where(
-                    agent_outputs.c.agent_id == agent_id, agent_outputs.c.user_id.in_(silent)
-                )
-            )
-        if rows:
-            events.append(
-                conn,
-                events.Topic.AGENT_OUTPUTS_WRITTEN,
-                agent_id,
-                {
-                    "agent_id": agent_id,
-                    "agent_version": agent_version,
-                    "users": [r["user_id"] for r in rows],
-                },
-                now,
-            )
-
-
 def _seconds(agent: RegisteredAgent) -> float:
     return agent.manifest.timeout.total_seconds()
-
-
-def _output_row(
-    agent: RegisteredAgent, user_id: str, snippet: Snippet, now: datetime, expires: datetime
-) -> dict[str, Any]:
-    return {
-        "user_id": user_id,
-        "agent_id": agent.id,
-        "agent_version": agent.version,
-        "snippet": snippet.text,
-        "suggestion": snippet.suggestion,
-        "because": snippet.because,
-        "facts": dict(snippet.facts),
-        "snippet_hash": snippet_hash(snippet),
-        "computed_at": now,
-        "expires_at": expires,
-    }

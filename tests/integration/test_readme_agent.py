@@ -1,4 +1,4 @@
-"""The declarative agent shown in the README loads, validates and produces a snippet."""
+"""The example agent of docs/adding-an-agent.md loads, validates and produces a snippet."""
 
 from __future__ import annotations
 
@@ -6,26 +6,27 @@ import re
 from pathlib import Path
 
 from ml.registry.loader import load_registry
-from ml.serving.llm.litellm_client import FakeLLM
+from ml.serving.llm.fake import FakeLLM
 from nudge.bootstrap import bootstrap
 from nudge.settings import REPO_ROOT
 from nudge_profile.signals import SignalIn
 from tests.conftest import FixedClock, MakeSettings
 
 
-def readme_manifest() -> str:
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```yaml\n(id: water.*?)```", readme, re.DOTALL)
-    assert block, "the README's example manifest is gone"
+def documented_manifest() -> str:
+    """The example manifest of docs/adding-an-agent.md."""
+    page = (REPO_ROOT / "docs" / "adding-an-agent.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(id: water.*?)```", page, re.DOTALL)
+    assert block, "the example manifest of docs/adding-an-agent.md is gone"
     return block.group(1)
 
 
-def test_readme_example_agent_works(
+def test_documented_example_agent_works(
     settings_for: MakeSettings, clock: FixedClock, tmp_path: Path
 ) -> None:
     manifests = tmp_path / "manifests"
     manifests.mkdir()
-    (manifests / "water.yaml").write_text(readme_manifest())
+    (manifests / "water.yaml").write_text(documented_manifest())
     registry = load_registry(manifests)
     assert registry.errors == () and "water" in registry.agents
 

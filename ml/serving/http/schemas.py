@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
-
 from pydantic import BaseModel, ConfigDict, Field
+
 
 
 class TipOut(BaseModel):
@@ -34,59 +34,6 @@ class FeedbackOut(BaseModel):
     snooze_until: datetime | None
     recorded_at: datetime
     new: bool = Field(description="false when the same reaction had already been recorded")
-
-
-class CitedAgentOut(BaseModel):
-    agent_id: str
-    name: str
-    version: int
-    computed_at: datetime = Field(description="when the agent computed the snippet")
-    snippet: str = Field(description="the text the model was given, as data")
-    because: str | None = Field(description="the agent's own reason, a clause after 'Because'")
-    consents: list[str] = Field(description="the consent keys that admitted it")
-
-
-class UnusedAgentOut(BaseModel):
-    agent_id: str
-    name: str
-    reason: str = Field(
-        description="missing_consent, silenced_by_context, disabled, no_output, old_version, "
-        "expired, snoozed, dismissed, done, or not_cited (eligible, but the tip is not based "
-        "on it)"
-    )
-    why: str = Field(description="the reason in plain words")
-    missing_consents: list[str] = Field(default_factory=list)
-    context: str | None = Field(default=None, description="the context that silenced it")
-
-
-class ExplainOut(BaseModel):
-    """Why a tip was given, and how it was made."""
-
-    tip_id: str
-    user_id: str
-    text: str
-    rationale: str
-    because: str = Field(description="one plain sentence a person can read")
-    agents: list[str]
-    cited: list[CitedAgentOut]
-    not_used: list[UnusedAgentOut]
-    context: str | None = Field(description="the active context when the tip was made")
-    prompt: dict[str, str] = Field(description="name and version of the prompt")
-    model: dict[str, str] = Field(description="alias asked and the model it resolved to")
-    latency_ms: dict[str, float] = Field(description="assembly, llm, total")
-    tokens: dict[str, int] = Field(description="prompt, completion")
-    fallback: bool
-    fallback_reason: str | None
-    fallback_detail: str | None = Field(
-        description="why the model's answer was not used: the validation message or LLM error"
-    )
-    cached: bool = Field(description="served again unchanged at least once")
-    serve_count: int
-    experiment: dict[str, str] | None = Field(description="A/B experiment name and variant")
-    created_at: datetime
-    last_served_at: datetime
-    feedback: list[dict[str, Any]]
-    provenance: dict[str, Any] = Field(description="the full stored record")
 
 
 class SignalsAccepted(BaseModel):

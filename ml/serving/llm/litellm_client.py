@@ -1,9 +1,7 @@
-"""The LLM port: typed request and answer, the LiteLLM adapter, and a fake for unit tests.
+"""The LiteLLM adapter: ``LLMClient`` over ``litellm.acompletion``.
 
-Code asks for an alias (``tip-generator``, ``judge``, ``embedder``), never a model name.
-The aliases live in one YAML file in LiteLLM's own ``model_list`` format, read by
-``load_model_list``. LiteLLM is imported lazily, inside the adapter only: importing this
-module has no side effects and opens no connection.
+LiteLLM is imported lazily, inside this adapter only: importing this module has no side
+effects and opens no connection.
 """
 
 from __future__ import annotations
@@ -20,218 +18,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
-
 import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from ml.registry.yamlsource import node_line
+from ml.serving.llm.port import LLMClient, LLMError, LLMErrorKind, LLMRequest, LLMResponse, Message
+from ml.serving.llm.model_list import LiteLLMParams, ModelEntry, ModelList
 
-Role = Literal["system", "user", "assistant"]
-LLMErrorKind = Literal["timeout", "unreachable", "bad_response", "unknown_alias", "error"]
 
 _RETRYABLE: frozenset[LLMErrorKind] = frozenset({"timeout", "unreachable"})
+
+
 _MIN_ATTEMPT_S = 0.25  # never start a retry with less time than this left
+
+
 _BACKOFF_S = 0.1
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    role: Role
-    content: str
-
-
-@dataclass(frozen=True, slots=True)
-class LLMRequest:
-    """One completion. ``timeout_s`` bounds the whole call, retries included."""
-
-    alias: str
-    messages: Sequence[Message]
-    json_schema: Mapping[str, Any] | None
-    schema_name: str = "answer"
-    max_tokens: int = 256
-    temperature: float = 0.2
-    timeout_s: float = 10.0
-    retries: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class LLMResponse:
-    """The model's text (valid JSON when the request had a schema) and its cost."""
-
-    content: str
-    alias: str
-    resolved_model: str
-    prompt_tokens: int
-    completion_tokens: int
-    latency_ms: float
-    attempts: int
-
-
-class LLMError(Exception):
-    """A failed completion, classified so callers can choose a fallback."""
-
-    def __init__(self, kind: LLMErrorKind, message: str = "", *, attempts: int = 1) -> None:
-        super().__init__(f"{kind}: {message}" if message else kind)
-        self.kind: LLMErrorKind = kind
-        self.message = message
-        self.attempts = attempts
-
-
-@runtime_checkable
-class LLMClient(Protocol):
-    async def complete(self, req: LLMRequest) -> LLMResponse: ...
-
-    def resolve(self, alias: str) -> str:
-        """The model name behind ``alias`` (for provenance)."""
-        ...
-
-    async def health(self, alias: str) -> bool: ...
-
-    def prepare(self) -> None:
-        """Do slow one-time set-up now, at start, rather than on the first request."""
-        ...
-
-
-# --- configuration: LiteLLM's model_list format ---------------------------------------
-
-
-class LiteLLMParams(BaseModel):
-    """``litellm_params`` of one entry; keys other than these pass through to LiteLLM."""
-
-    model_config = ConfigDict(extra="allow")
-
-    model: str = Field(min_length=1, description="provider/model, e.g. openai/x")
-    api_base: str | None = None
-    api_key: str | None = None
-
-    def call_kwargs(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
-
-
-class ModelEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    model_name: str = Field(min_length=1, description="the alias code uses")
-    litellm_params: LiteLLMParams
-    model_info: dict[str, Any] = Field(default_factory=dict)
-
-
-class ModelList(BaseModel):
-    """The parsed file. Only ``model_list`` is read: global LiteLLM settings would be
-    process-wide state, so they are refused rather than silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    model_list: list[ModelEntry] = Field(min_length=1)
-
-    @field_validator("model_list")
-    @classmethod
-    def _unique_aliases(cls, entries: list[ModelEntry]) -> list[ModelEntry]:
-        seen: set[str] = set()
-        for entry in entries:
-            if entry.model_name in seen:
-                raise ValueError(
-                    f"model_name {entry.model_name!r} appears twice; "
-                    "keep one entry per alias (Nudge does not load-balance)"
-                )
-            seen.add(entry.model_name)
-        return entries
-
-    @property
-    def aliases(self) -> list[str]:
-        return [e.model_name for e in self.model_list]
-
-    def entry(self, alias: str) -> ModelEntry:
-        for entry in self.model_list:
-            if entry.model_name == alias:
-                return entry
-        raise LLMError(
-            "unknown_alias",
-            f"no model_name {alias!r} in the LiteLLM config; known: {', '.join(self.aliases)}",
-        )
-
-
-class ModelListError(ValueError):
-    """The LiteLLM config file is unusable; the message names file, line, field and fix."""
-
-
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def load_model_list(path: Path, *, substitutions: Mapping[str, str]) -> ModelList:
-    """Read a LiteLLM ``model_list`` YAML file, filling ``{name}`` placeholders.
-
-    ``{embedded_llm}`` is the usual one: the embedded server's base URL, known only
-    once its port is, so one file works whatever port the server got.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ModelListError(f"{path}: cannot read the LiteLLM config ({exc})") from exc
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ModelListError(f"{where}: not valid YAML ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ModelListError(f"{path}:1: expected a mapping with a `model_list:` key")
-
-    problems: list[str] = []
-    filled = _substitute(data, (), substitutions, problems, path, root)
-    try:
-        models = ModelList.model_validate(filled)
-    except ValidationError as exc:
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            field = ".".join(str(p) for p in loc) or "(top level)"
-            problems.append(f"{path}:{node_line(root, loc)}: {field}: {err['msg']}")
-    if problems:
-        raise ModelListError("\n".join(problems))
-    return models
-
-
-def _substitute(
-    value: Any,
-    loc: tuple[str | int, ...],
-    subs: Mapping[str, str],
-    problems: list[str],
-    path: Path,
-    root: yaml.Node | None,
-) -> Any:
-    if isinstance(value, str):
-
-        def fill(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in subs:
-                field = ".".join(str(p) for p in loc)
-                problems.append(
-                    f"{path}:{node_line(root, loc)}: {field}: no value for {{{name}}} "
-                    f"(known placeholders: {', '.join(sorted(subs)) or 'none'})"
-                )
-                return match.group(0)
-            return subs[name]
-
-        return _PLACEHOLDER.sub(fill, value)
-    if isinstance(value, dict):
-        return {k: _substitute(v, (*loc, k), subs, problems, path, root) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_substitute(v, (*loc, i), subs, problems, path, root) for i, v in enumerate(value)]
-    return value
-
-
-def knows(llm: LLMClient, alias: str) -> bool:
-    """Whether ``alias`` is a model of the client's ``model_list``."""
-    try:
-        llm.resolve(alias)
-    except LLMError:
-        return False
-    return True
-
-
-# --- the LiteLLM adapter ---------------------------------------------------------------
 
 
 @functools.cache
@@ -427,61 +228,3 @@ def _classify(exc: BaseException) -> LLMError:
     if any(n in unreachable for n in names):
         return LLMError("unreachable", summary)
     return LLMError("error", summary)
-
-
-# --- the fake ---------------------------------------------------------------------------
-
-
-class FakeLLM:
-    """An ``LLMClient`` for unit tests: answers from a queue, remembers every request."""
-
-    def __init__(
-        self,
-        answers: Iterable[str | LLMError] = (),
-        *,
-        models: Mapping[str, str] | None = None,
-        healthy: bool = True,
-    ) -> None:
-        self._answers: deque[str | LLMError] = deque(answers)
-        self._models = dict(models) if models is not None else None
-        self.healthy = healthy
-        self.requests: list[LLMRequest] = []
-
-    def push(self, *answers: str | LLMError) -> None:
-        self._answers.extend(answers)
-
-    @property
-    def pending(self) -> int:
-        return len(self._answers)
-
-    def resolve(self, alias: str) -> str:
-        if self._models is None:
-            return f"fake/{alias}"
-        if alias not in self._models:
-            raise LLMError("unknown_alias", f"no model_name {alias!r} in the fake's models")
-        return self._models[alias]
-
-    async def complete(self, req: LLMRequest) -> LLMResponse:
-        self.requests.append(req)
-        resolved = self.resolve(req.alias)
-        if not self._answers:
-            raise LLMError("error", "FakeLLM has no answer queued; push() one")
-        answer = self._answers.popleft()
-        if isinstance(answer, LLMError):
-            raise answer
-        return LLMResponse(
-            content=answer,
-            alias=req.alias,
-            resolved_model=resolved,
-            prompt_tokens=sum(len(m.content.split()) for m in req.messages),
-            completion_tokens=len(answer.split()),
-            latency_ms=0.0,
-            attempts=1,
-        )
-
-    def prepare(self) -> None:
-        return None
-
-    async def health(self, alias: str) -> bool:
-        self.resolve(alias)
-        return self.healthy

@@ -14,7 +14,11 @@ from rich.table import Table
 from nudge.cli.terminal import boot, err, load_settings, out
 
 if TYPE_CHECKING:
-    from ml.serving.http.schemas import ExplainOut
+    from ml.serving.tip.explanation import ExplainOut
+    from ml.serving.tip.replay import Rebuilt, Rerun
+    from ml.serving.tip.tip_store import StoredTip
+    from nudge.bootstrap import Nudge
+    from nudge.settings import Settings
 
 _TIP_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -96,42 +100,15 @@ def replay(
     show_prompt: Annotated[bool, typer.Option(help="print the rebuilt prompt")] = False,
 ) -> None:
     """Rebuild a tip's exact prompt from its record, ask again at temperature 0, compare."""
-    from ml.serving.llm.litellm_client import knows
-    from ml.serving.prompts.prompt_registry import PromptRegistry, template_for
-    from ml.serving.tip.prompt import DEFAULT_PROMPT, PromptError
-    from ml.serving.tip.replay import ReplayError, rebuild, rerun
+    from ml.serving.tip.prompt import PromptError
+    from ml.serving.tip.replay import ReplayError
     from nudge_infra.errors import NotFound
 
     settings = load_settings()
     nudge = boot(settings)
     try:
         tip = nudge.tips.get(_tip_id(tip_id))
-        recorded = tip.provenance["prompt"]
-        registry = PromptRegistry(settings.mlflow_uri)
-        original = template_for(registry, recorded["name"], recorded["version"], DEFAULT_PROMPT)
-        same = rebuild(tip, original)
-        target = (
-            template_for(registry, recorded["name"], prompt_version, DEFAULT_PROMPT)
-            if prompt_version
-            else original
-        )
-        alias = model or tip.provenance["model"]["alias"]
-        if not knows(nudge.llm, alias):
-            err.print(f"[red]error:[/red] no model alias {escape(alias)!r} in the LiteLLM config")
-            raise typer.Exit(2)
-        again = same if target is original else rebuild(tip, target)
-        with out.status("starting the LLM …"):
-            nudge.start_llm()
-        with out.status(f"asking {alias} …"):
-            new = asyncio.run(
-                rerun(
-                    again,
-                    llm=nudge.llm,
-                    alias=alias,
-                    config=nudge.orchestrator.config,
-                    prompt_version=target.version,
-                )
-            )
+        same, again, new = _ask_again(nudge, settings, tip, prompt_version, model)
     except NotFound as exc:
         err.print(f"[red]{escape(exc.message)}[/red]")
         raise typer.Exit(1) from None
@@ -141,12 +118,66 @@ def replay(
     finally:
         nudge.stop()
     if same.identical:
-        out.print(f"[green]prompt rebuilt: identical[/green] (sha256 {recorded['sha256'][:16]}…)")
+        sha256 = tip.provenance["prompt"]["sha256"]
+        out.print(f"[green]prompt rebuilt: identical[/green] (sha256 {sha256[:16]}…)")
     else:
         out.print("[red]prompt rebuilt: differs from the recorded one[/red]")
     if show_prompt:
         out.print(escape(again.prompt.text))
+    out.print(_replay_table(tip, new))
+    if not same.identical:
+        raise typer.Exit(1)
+
+
+def _ask_again(
+    nudge: Nudge,
+    settings: Settings,
+    tip: StoredTip,
+    prompt_version: str | None,
+    model: str | None,
+) -> tuple[Rebuilt, Rebuilt, Rerun]:
+    """Rebuild the recorded prompt and the one asked for, then ask the model again.
+
+    Return the recorded prompt rebuilt, the prompt sent, and the model's new answer.
+    """
+    from ml.serving.llm.port import knows
+    from ml.serving.prompts.prompt_registry import PromptRegistry, template_for
+    from ml.serving.tip.prompt import DEFAULT_PROMPT
+    from ml.serving.tip.replay import rebuild, rerun
+
+    recorded = tip.provenance["prompt"]
+    registry = PromptRegistry(settings.mlflow_uri)
+    original = template_for(registry, recorded["name"], recorded["version"], DEFAULT_PROMPT)
+    same = rebuild(tip, original)
+    target = (
+        template_for(registry, recorded["name"], prompt_version, DEFAULT_PROMPT)
+        if prompt_version
+        else original
+    )
+    alias = model or tip.provenance["model"]["alias"]
+    if not knows(nudge.llm, alias):
+        err.print(f"[red]error:[/red] no model alias {escape(alias)!r} in the LiteLLM config")
+        raise typer.Exit(2)
+    again = same if target is original else rebuild(tip, target)
+    with out.status("starting the LLM …"):
+        nudge.start_llm()
+    with out.status(f"asking {alias} …"):
+        new = asyncio.run(
+            rerun(
+                again,
+                llm=nudge.llm,
+                alias=alias,
+                config=nudge.orchestrator.config,
+                prompt_version=target.version,
+            )
+        )
+    return same, again, new
+
+
+def _replay_table(tip: StoredTip, new: Rerun) -> Table:
+    """Set the stored tip and its replay side by side."""
     p = tip.provenance
+    recorded = p["prompt"]
     table = Table("", "stored tip", "replay", title=f"tip {tip.tip_id}")
     table.add_row("prompt", f"{recorded['name']} v{recorded['version']}", f"v{new.prompt_version}")
     table.add_row(
@@ -172,9 +203,7 @@ def replay(
         f"{p['tokens']['prompt']} in, {p['tokens']['completion']} out",
         f"{new.prompt_tokens} in, {new.completion_tokens} out",
     )
-    out.print(table)
-    if not same.identical:
-        raise typer.Exit(1)
+    return table
 
 
 def eval_command(

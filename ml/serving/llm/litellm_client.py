@@ -12,19 +12,12 @@ import importlib
 import json
 import logging
 import os
-import re
-from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
-import httpx
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from ml.registry.yamlsource import node_line
-from ml.serving.llm.port import LLMClient, LLMError, LLMErrorKind, LLMRequest, LLMResponse, Message
-from ml.serving.llm.model_list import LiteLLMParams, ModelEntry, ModelList
+from typing import Any
 
+import httpx
+
+from ml.serving.llm.model_list import LiteLLMParams, ModelEntry, ModelList
+from ml.serving.llm.port import LLMError, LLMErrorKind, LLMRequest, LLMResponse, Message
 
 _RETRYABLE: frozenset[LLMErrorKind] = frozenset({"timeout", "unreachable"})
 

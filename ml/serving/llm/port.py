@@ -5,24 +5,9 @@ Code asks for an alias (``tip-generator``, ``judge``, ``embedder``), never a mod
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import importlib
-import json
-import logging
-import os
-import re
-from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
-import httpx
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from ml.registry.yamlsource import node_line
-
-
 
 Role = Literal["system", "user", "assistant"]
 

@@ -24,7 +24,7 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ml.serving.tip.prompt import PromptTemplate
+from ml.serving.tip.prompt import Arm, PromptTemplate
 
 _NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _PROMPT_REF = r"^(@[A-Za-z0-9_-]{1,64}|[1-9][0-9]{0,8})$"
@@ -154,16 +154,6 @@ class Experiments:
             return None
         variant = active.variant_for(user_id)
         return Assignment(active.name, variant.name, variant.prompt, variant.model)
-
-
-@dataclass(frozen=True, slots=True)
-class Arm:
-    """What one request uses: the prompt, the model alias, and the variant that chose them."""
-
-    prompt: PromptTemplate
-    alias: str
-    experiment: str | None = None
-    variant: str | None = None
 
 
 def choose_arm(

@@ -7,11 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ml.registry.registry import Registry
-from ml.serving.http.schemas import (
-    CitedAgentOut,
-    ExplainOut,
-    UnusedAgentOut,
-)
+from ml.serving.tip.explanation import CitedAgentOut, ExplainOut, UnusedAgentOut
 from ml.serving.tip.tip_store import StoredTip
 
 _MAX_CLAUSES = 3
@@ -23,42 +19,8 @@ def explain(tip: StoredTip, feedback: list[dict[str, Any]], registry: Registry) 
     names = {a.id: a.manifest.name for a in registry.agents.values()}
     p = tip.provenance
     context = p.get("context")
-    cited = [
-        CitedAgentOut(
-            agent_id=c["agent_id"],
-            name=names.get(c["agent_id"], c["agent_id"]),
-            version=c["agent_version"],
-            computed_at=c["computed_at"],
-            snippet=c.get("snippet", ""),
-            because=c.get("because"),
-            consents=c.get("consents", []),
-        )
-        for c in p.get("cited", [])
-    ]
-    cited_ids = {c.agent_id for c in cited}
-    unused = [
-        UnusedAgentOut(
-            agent_id=e["agent_id"],
-            name=names.get(e["agent_id"], e["agent_id"]),
-            reason=e["reason"],
-            why=_why(e, context),
-            missing_consents=(
-                e.get("missing_consents", []) if e["reason"] == "missing_consent" else []
-            ),
-            context=context if e["reason"] == "silenced_by_context" else None,
-        )
-        for e in p.get("excluded", [])
-    ]
-    unused += [
-        UnusedAgentOut(
-            agent_id=e["agent_id"],
-            name=names.get(e["agent_id"], e["agent_id"]),
-            reason="not_cited",
-            why="eligible and in the prompt, but the tip is not based on it",
-        )
-        for e in p.get("eligible", [])
-        if e["agent_id"] not in cited_ids
-    ]
+    cited = _cited(p, names)
+    unused = _not_used(p, names, cited_ids={c.agent_id for c in cited})
     latency = p.get("latency_ms", {})
     return ExplainOut(
         tip_id=tip.tip_id,
@@ -85,6 +47,52 @@ def explain(tip: StoredTip, feedback: list[dict[str, Any]], registry: Registry) 
         feedback=feedback,
         provenance=p,
     )
+
+
+def _cited(provenance: Mapping[str, Any], names: Mapping[str, str]) -> list[CitedAgentOut]:
+    return [
+        CitedAgentOut(
+            agent_id=c["agent_id"],
+            name=names.get(c["agent_id"], c["agent_id"]),
+            version=c["agent_version"],
+            computed_at=c["computed_at"],
+            snippet=c.get("snippet", ""),
+            because=c.get("because"),
+            consents=c.get("consents", []),
+        )
+        for c in provenance.get("cited", [])
+    ]
+
+
+def _not_used(
+    provenance: Mapping[str, Any], names: Mapping[str, str], *, cited_ids: set[str]
+) -> list[UnusedAgentOut]:
+    """List the excluded agents, then the eligible ones the tip does not cite."""
+    context = provenance.get("context")
+    excluded = [
+        UnusedAgentOut(
+            agent_id=e["agent_id"],
+            name=names.get(e["agent_id"], e["agent_id"]),
+            reason=e["reason"],
+            why=_why(e, context),
+            missing_consents=(
+                e.get("missing_consents", []) if e["reason"] == "missing_consent" else []
+            ),
+            context=context if e["reason"] == "silenced_by_context" else None,
+        )
+        for e in provenance.get("excluded", [])
+    ]
+    not_cited = [
+        UnusedAgentOut(
+            agent_id=e["agent_id"],
+            name=names.get(e["agent_id"], e["agent_id"]),
+            reason="not_cited",
+            why="eligible and in the prompt, but the tip is not based on it",
+        )
+        for e in provenance.get("eligible", [])
+        if e["agent_id"] not in cited_ids
+    ]
+    return excluded + not_cited
 
 
 def because(cited: Sequence[CitedAgentOut], *, fallback_reason: str | None) -> str:

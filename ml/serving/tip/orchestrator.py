@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 import uuid
@@ -15,27 +14,19 @@ from typing import Any
 
 import anyio
 
-from ml.registry.eligibility import Decision, candidates, decide
 from ml.registry.registry import Registry
-from ml.serving.llm.litellm_client import LLMClient, LLMError, LLMRequest, LLMResponse, Message
-from ml.serving.prompts.experiments import Arm
+from ml.serving.llm.port import LLMClient, LLMError, LLMRequest, LLMResponse, Message
 from ml.serving.tip.answer import Answer, InvalidAnswer, answer_schema, parse_answer
 from ml.serving.tip.fallback import FallbackSource, fallback_tip
-from ml.serving.tip.prompt import AssembledPrompt, PromptSnippet, PromptTemplate, assemble
+from ml.serving.tip.plan import Plan, make_plan
+from ml.serving.tip.prompt import Arm, AssembledPrompt, PromptTemplate
 from ml.serving.tip.provenance import Generation, provenance_record
 from ml.serving.tip.tip_store import (
-    StoredOutput,
     StoredTip,
     TipHead,
     TipStore,
-    read_last_tip,
-    read_outputs,
-    read_suppressions,
 )
 from nudge_infra.clock import Clock
-from nudge_infra.storage.driver import Reader
-from nudge_profile.model import Profile
-from nudge_profile.store import read_profile
 
 log = logging.getLogger(__name__)
 
@@ -98,21 +89,6 @@ class ServedTip:
     cached: bool
     generation: Generation | None = None
     """How the text came about; None when a stored tip was served again."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """Everything read and decided before the LLM is called."""
-
-    profile: Profile
-    decisions: list[Decision]
-    eligible: list[StoredOutput]
-    prompt: AssembledPrompt
-    fingerprint: str
-    last_tip: TipHead | None
-    feedback_since_last: bool
-    arm: Arm
-    now: datetime
 
 
 class Orchestrator:
@@ -178,8 +154,8 @@ class Orchestrator:
     async def _tip_for(self, user_id: str, *, refresh: bool) -> ServedTip:
         started = time.perf_counter()
         now = self._clock()
-        registry, arm = self._registry(), self._arm(user_id)
-        plan = await anyio.to_thread.run_sync(self._plan, user_id, registry, arm, now)
+        plan = await anyio.to_thread.run_sync(self.plan, user_id, now)
+        registry = plan.registry
         last = plan.last_tip
         if (
             not refresh
@@ -205,7 +181,7 @@ class Orchestrator:
         await anyio.to_thread.run_sync(self._tips.save, tip, row)
         return ServedTip(tip, cached=False, generation=generation)
 
-    async def _write(self, plan: _Plan, registry: Registry) -> Generation:
+    async def _write(self, plan: Plan, registry: Registry) -> Generation:
         """Ask the LLM and validate its answer; fall back deterministically when either fails."""
         ranked = [
             FallbackSource(
@@ -231,49 +207,12 @@ class Orchestrator:
         answer = fallback_tip(ranked, reason or "no answer")
         return Generation(answer, reason, error, response, llm_ms)
 
-    def _plan(self, user_id: str, registry: Registry, arm: Arm, now: datetime) -> _Plan:
-        with Reader(self._tips.engine) as reader:
-            profile = read_profile(reader, user_id)
-            context = profile.context_at(now)
-            agents = list(registry.agents.values())
-            wanted = candidates(agents, granted=profile.granted, active_context=context)
-            outputs = read_outputs(reader, user_id, wanted)
-            suppressed = read_suppressions(reader, user_id, now)
-            last, feedback_since = read_last_tip(reader, user_id)
-        decisions = decide(
-            agents,
-            granted=profile.granted,
-            active_context=context,
-            outputs={k: o.ref() for k, o in outputs.items()},
-            suppressions=suppressed,
-            now=now,
-        )
-        eligible = sorted(
-            (outputs[d.agent_id] for d in decisions if d.eligible),
-            key=lambda o: (-registry.agents[o.agent_id].priority, o.agent_id),
-        )
-        prompt = assemble(
-            arm.prompt,
-            now=now,
-            timezone=profile.timezone,
-            preferences=profile.preferences,
-            context=context,
-            snippets=[PromptSnippet(o.agent_id, o.snippet) for o in eligible],
-        )
-        # The variant is part of the key: a tip made outside an experiment (or in another
-        # variant with the same prompt and model) is not served again as this variant's.
-        key = "\x1f".join(
-            (
-                prompt.fingerprint,
-                arm.alias,
-                resolved_model(self._llm, arm.alias),
-                arm.experiment or "",
-                arm.variant or "",
-            )
-        )
-        fingerprint = hashlib.sha256(key.encode()).hexdigest()[:32]
-        return _Plan(
-            profile, decisions, eligible, prompt, fingerprint, last, feedback_since, arm, now
+    def plan(self, user_id: str, now: datetime | None = None) -> Plan:
+        """Read and decide everything a tip needs before the LLM is called (no LLM call)."""
+        now = self._clock() if now is None else now
+        registry, arm = self._registry(), self._arm(user_id)
+        return make_plan(
+            self._tips.engine, registry, user_id, arm, now, resolved_model(self._llm, arm.alias)
         )
 
     async def _generate(
@@ -297,7 +236,7 @@ class Orchestrator:
 
     def _record(
         self,
-        plan: _Plan,
+        plan: Plan,
         registry: Registry,
         generation: Generation,
         *,

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from jinja2 import Environment, StrictUndefined, Template, TemplateSyntaxError
 
-from ml.serving.llm.litellm_client import Message
+from ml.serving.llm.port import Message
 
 # The shipped source, beside the registry code that publishes it (ADR 0014).
 DEFAULT_PROMPT = Path(__file__).resolve().parents[1] / "prompts" / "tip-orchestrator.yaml"
@@ -194,3 +194,13 @@ def _short(value: Any) -> str:
     else:
         text = json.dumps(value, sort_keys=True)
     return as_data(text[:80])
+
+
+@dataclass(frozen=True, slots=True)
+class Arm:
+    """What one request uses: the prompt, the model alias, and the variant that chose them."""
+
+    prompt: PromptTemplate
+    alias: str
+    experiment: str | None = None
+    variant: str | None = None

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ml.registry.eligibility import Decision
-from ml.serving.llm.litellm_client import LLMResponse
+from ml.serving.llm.port import LLMResponse
 from ml.serving.tip.answer import Answer
 from ml.serving.tip.prompt import AssembledPrompt, PromptTemplate
 from ml.serving.tip.tip_store import StoredOutput
@@ -47,44 +47,12 @@ def provenance_record(
     ``inputs`` and the eligible snippets' texts are what ``assemble`` was given; with the
     prompt version they rebuild the prompt exactly (``prompt.sha256`` checks it).
     """
-    by_id = {o.agent_id: o for o in eligible}
-    admitted = {d.agent_id: list(d.consents) for d in decisions}
     answer, response = generation.answer, generation.response
     return {
-        "cited": [
-            {
-                "agent_id": a,
-                "agent_version": by_id[a].agent_version,
-                "computed_at": by_id[a].computed_at.isoformat(),
-                "expires_at": by_id[a].expires_at.isoformat(),
-                "consents": admitted.get(a, []),
-                "snippet_hash": by_id[a].snippet_hash,
-                "snippet": by_id[a].snippet,
-                "because": by_id[a].because,
-            }
-            for a in answer.agents
-        ],
+        "cited": _cited(answer.agents, eligible, decisions),
         "cited_by_model": list(answer.cited_by_model or answer.agents),
-        "eligible": [
-            {
-                "agent_id": o.agent_id,
-                "agent_version": o.agent_version,
-                "snippet_hash": o.snippet_hash,
-                "computed_at": o.computed_at.isoformat(),
-                "snippet": o.snippet,
-            }
-            for o in eligible
-        ],
-        "excluded": [
-            {
-                "agent_id": d.agent_id,
-                "reason": str(d.reason),
-                "detail": d.detail,
-                "missing_consents": list(d.missing),
-            }
-            for d in decisions
-            if not d.eligible
-        ],
+        "eligible": [_eligible(o) for o in eligible],
+        "excluded": [_excluded(d) for d in decisions if not d.eligible],
         "context": profile.context_at(now),
         "inputs": {
             "now": now.isoformat(),
@@ -115,4 +83,44 @@ def provenance_record(
         "fallback_reason": generation.fallback_reason,
         "llm_error": generation.llm_error,
         "registry_fingerprint": registry_fingerprint,
+    }
+
+
+def _cited(
+    agents: Sequence[str], eligible: Sequence[StoredOutput], decisions: Sequence[Decision]
+) -> list[dict[str, Any]]:
+    """Describe each cited agent's output, with the consents that admitted it."""
+    by_id = {o.agent_id: o for o in eligible}
+    admitted = {d.agent_id: list(d.consents) for d in decisions}
+    return [
+        {
+            "agent_id": a,
+            "agent_version": by_id[a].agent_version,
+            "computed_at": by_id[a].computed_at.isoformat(),
+            "expires_at": by_id[a].expires_at.isoformat(),
+            "consents": admitted.get(a, []),
+            "snippet_hash": by_id[a].snippet_hash,
+            "snippet": by_id[a].snippet,
+            "because": by_id[a].because,
+        }
+        for a in agents
+    ]
+
+
+def _eligible(output: StoredOutput) -> dict[str, Any]:
+    return {
+        "agent_id": output.agent_id,
+        "agent_version": output.agent_version,
+        "snippet_hash": output.snippet_hash,
+        "computed_at": output.computed_at.isoformat(),
+        "snippet": output.snippet,
+    }
+
+
+def _excluded(decision: Decision) -> dict[str, Any]:
+    return {
+        "agent_id": decision.agent_id,
+        "reason": str(decision.reason),
+        "detail": decision.detail,
+        "missing_consents": list(decision.missing),
     }

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ml.serving.llm.litellm_client import LLMClient, LLMError
+from ml.serving.llm.port import LLMClient, LLMError
 from ml.serving.tip.answer import Answer, InvalidAnswer
 from ml.serving.tip.orchestrator import GenerationConfig, read_answer, resolved_model, tip_request
 from ml.serving.tip.prompt import AssembledPrompt, PromptSnippet, PromptTemplate, assemble

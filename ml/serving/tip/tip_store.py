@@ -5,19 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from ml.registry.eligibility import OutputRef, Suppression
+from ml.serving.tip.reactions import Reaction, write_reaction
 from nudge_infra.errors import NotFound
 from nudge_infra.events import outbox as events
 from nudge_infra.storage.driver import Reader, Statement
-from nudge_infra.storage.tables import signals, suppressions, tip_feedback, tips
-from nudge_infra.storage.upsert import upsert
+from nudge_infra.storage.tables import tip_feedback, tips
 from nudge_profile.store import require_user
-
-Reaction = Literal["done", "snooze", "dismiss"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,113 +234,9 @@ class TipStore:
     def record_feedback(
         self, tip_id: str, reaction: Reaction, snooze_until: datetime | None, now: datetime
     ) -> tuple[dict[str, Any], bool]:
-        """Store a reaction once; return it and whether it was new (or changed).
-
-        Snooze hides the cited agents until ``snooze_until``; dismiss and done hide the
-        cited snippets until their agents write something different.
-        """
+        """Store a reaction once; return it and whether it was new (or changed)."""
         with self.engine.begin() as conn:
             tip = conn.execute(select(*_TIP_COLUMNS).where(tips.c.tip_id == tip_id)).first()
             if tip is None:
                 raise NotFound("tip", tip_id)
-            existing = conn.execute(
-                select(
-                    tip_feedback.c.id, tip_feedback.c.snooze_until, tip_feedback.c.created_at
-                ).where(tip_feedback.c.tip_id == tip_id, tip_feedback.c.reaction == reaction)
-            ).first()
-            if existing is not None and existing.snooze_until == snooze_until:
-                return _feedback_out(tip_id, reaction, snooze_until, existing.created_at), False
-            if existing is not None:
-                conn.execute(
-                    update(tip_feedback)
-                    .where(tip_feedback.c.id == existing.id)
-                    .values(snooze_until=snooze_until, created_at=now)
-                )
-                conn.execute(
-                    update(suppressions)
-                    .where(and_(suppressions.c.tip_id == tip_id, suppressions.c.kind == "snoozed"))
-                    .values(until=snooze_until)
-                )
-            else:
-                conn.execute(
-                    insert(tip_feedback).values(
-                        tip_id=tip_id,
-                        user_id=tip.user_id,
-                        reaction=reaction,
-                        snooze_until=snooze_until,
-                        created_at=now,
-                    )
-                )
-                _suppress(conn, tip.user_id, tip_id, tip.provenance, reaction, snooze_until, now)
-            _remember_as_signal(conn, tip, reaction, snooze_until, now)
-            events.append(
-                conn,
-                events.Topic.TIP_FEEDBACK,
-                tip.user_id,
-                {
-                    "tip_id": tip_id,
-                    "user_id": tip.user_id,
-                    "reaction": reaction,
-                    "snooze_until": snooze_until.isoformat() if snooze_until else None,
-                },
-                now,
-            )
-        return _feedback_out(tip_id, reaction, snooze_until, now), True
-
-
-def _suppress(
-    conn: Connection,
-    user_id: str,
-    tip_id: str,
-    provenance: dict[str, Any],
-    reaction: Reaction,
-    snooze_until: datetime | None,
-    now: datetime,
-) -> None:
-    kind = {"snooze": "snoozed", "dismiss": "dismissed", "done": "done"}[reaction]
-    rows = [
-        {
-            "user_id": user_id,
-            "agent_id": cited["agent_id"],
-            "kind": kind,
-            "snippet_hash": None if reaction == "snooze" else cited["snippet_hash"],
-            "until": snooze_until if reaction == "snooze" else None,
-            "tip_id": tip_id,
-            "created_at": now,
-        }
-        for cited in provenance.get("cited", [])
-    ]
-    if rows:
-        conn.execute(insert(suppressions), rows)
-
-
-def _remember_as_signal(
-    conn: Connection, tip: Any, reaction: Reaction, snooze_until: datetime | None, now: datetime
-) -> None:
-    """Feedback becomes a signal, so the feedback-history agent reads it like any other."""
-    upsert(
-        conn,
-        signals,
-        [
-            {
-                "user_id": tip.user_id,
-                "kind": "tip_feedback",
-                "external_id": f"{tip.tip_id}:{reaction}",
-                "payload": {
-                    "reaction": reaction,
-                    "tip_text": tip.text,
-                    "agents": list(tip.agents),
-                    "snooze_until": snooze_until.isoformat() if snooze_until else None,
-                },
-                "occurred_at": now,
-                "received_at": now,
-            }
-        ],
-        keys=("user_id", "kind", "external_id"),
-    )
-
-
-def _feedback_out(
-    tip_id: str, reaction: str, snooze_until: datetime | None, at: datetime
-) -> dict[str, Any]:
-    return {"tip_id": tip_id, "reaction": reaction, "snooze_until": snooze_until, "recorded_at": at}
+            return write_reaction(conn, tip, reaction, snooze_until, now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -12,8 +13,9 @@ from ml.serving.http.auth import Caller, require_owner
 from ml.serving.http.error_responses import ErrorResponse
 from ml.serving.http.ratelimit import TipRateLimit
 from ml.serving.http.routes.profile_routes import UserIdPath
-from ml.serving.http.schemas import ExplainOut, FeedbackIn, FeedbackOut, TipOut
+from ml.serving.http.schemas import FeedbackIn, FeedbackOut, TipOut
 from ml.serving.tip.explain import explain as explain_tip
+from ml.serving.tip.explanation import ExplainOut
 from ml.serving.tip.orchestrator import Orchestrator, ServedTip
 from ml.serving.tip.tip_store import TipStore
 from nudge_infra.clock import Clock
@@ -90,28 +92,33 @@ def make_router(
         """Record done, snooze (until a time) or dismiss; repeating a reaction changes nothing."""
         require_owner(who, tips.owner_of(tip_id))
         now = clock()
-        if body.reaction == "snooze":
-            if body.snooze_until is None:
-                raise Invalid(
-                    "snooze_until is required for snooze",
-                    details=[{"field": "snooze_until", "reason": "required"}],
-                )
-            if body.snooze_until.tzinfo is None:
-                raise Invalid(
-                    "snooze_until needs a time zone offset",
-                    details=[{"field": "snooze_until", "reason": "naive time"}],
-                )
-            if body.snooze_until <= now:
-                raise Invalid(
-                    "snooze_until must be in the future",
-                    details=[{"field": "snooze_until", "reason": "in the past"}],
-                )
-        elif body.snooze_until is not None:
-            raise Invalid(
-                "snooze_until is only for snooze",
-                details=[{"field": "snooze_until", "reason": "not allowed"}],
-            )
+        _check_snooze(body, now)
         recorded, new = tips.record_feedback(tip_id, body.reaction, body.snooze_until, now)
         return FeedbackOut(**recorded, new=new)
 
     return router
+
+
+def _check_snooze(body: FeedbackIn, now: datetime) -> None:
+    """Reject a snooze without a future, zone-aware time, and a time on any other reaction."""
+    if body.reaction == "snooze":
+        if body.snooze_until is None:
+            raise Invalid(
+                "snooze_until is required for snooze",
+                details=[{"field": "snooze_until", "reason": "required"}],
+            )
+        if body.snooze_until.tzinfo is None:
+            raise Invalid(
+                "snooze_until needs a time zone offset",
+                details=[{"field": "snooze_until", "reason": "naive time"}],
+            )
+        if body.snooze_until <= now:
+            raise Invalid(
+                "snooze_until must be in the future",
+                details=[{"field": "snooze_until", "reason": "in the past"}],
+            )
+    elif body.snooze_until is not None:
+        raise Invalid(
+            "snooze_until is only for snooze",
+            details=[{"field": "snooze_until", "reason": "not allowed"}],
+        )

@@ -10,6 +10,16 @@ from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True, slots=True)
+class Signal:
+    """One fact about a user, as ingested (a task, a calendar event, a habit check-in...)."""
+
+    kind: str
+    external_id: str
+    payload: Mapping[str, Any]
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ActiveContext:
     name: str
     until: datetime | None

@@ -11,12 +11,12 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import Connection, Engine, delete, select
 
-from ml.agents.base import Signal
 from nudge_infra.clock import Clock
 from nudge_infra.errors import Invalid
 from nudge_infra.events import outbox as events
 from nudge_infra.storage.tables import signals
 from nudge_infra.storage.upsert import upsert
+from nudge_profile.model import Signal
 from nudge_profile.store import require_user
 
 SIGNALS_PER_USER_READ = 1000

@@ -198,14 +198,6 @@ class ProfileStore:
             _touch(conn, user_id, now)
         return deleted
 
-    def active_user_ids(self, *, after: str | None, limit: int) -> list[str]:
-        """One page of active users, in id order, for sweeps."""
-        query = select(users.c.user_id).where(users.c.active.is_(True))
-        if after is not None:
-            query = query.where(users.c.user_id > after)
-        with self._engine.connect() as conn:
-            return list(conn.execute(query.order_by(users.c.user_id).limit(limit)).scalars())
-
 
 def user_exists(conn: Connection, user_id: str) -> bool:
     found = conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first()

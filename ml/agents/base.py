@@ -13,20 +13,13 @@ from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
+# A signal is the profile's; agents read it as part of their contract.
+from nudge_profile.model import Signal as Signal
+
 SNIPPET_MAX_CHARS = 600
 SUGGESTION_MAX_CHARS = 240
 BECAUSE_MAX_CHARS = 160
 FACTS_MAX_BYTES = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class Signal:
-    """One fact about a user, as ingested (a task, a calendar event, a habit check-in...)."""
-
-    kind: str
-    external_id: str
-    payload: Mapping[str, Any]
-    occurred_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from sqlalchemy import Connection, Engine, delete, insert
-from ml.agents.base import AgentInput, Signal, Snippet, UserView
+
+from sqlalchemy import Connection, Engine, insert
+
+from ml.agents.base import AgentInput, Snippet, UserView
 from ml.precompute.guard import BatchResult, run_batch
+from ml.precompute.inputs import agent_input
+from ml.precompute.outputs import output_row, write_outputs
 from ml.registry.registry import RegisteredAgent, Registry
 from nudge_infra.clock import Clock
 from nudge_infra.errors import NotFound
-from nudge_infra.events import outbox as events
-from nudge_infra.storage.tables import agent_outputs, sweep_runs
-from nudge_infra.storage.upsert import upsert
+from nudge_infra.storage.tables import sweep_runs
 from nudge_profile.signals import read_signals
 from nudge_profile.sweep_users import (
     SweepUser,
@@ -24,9 +25,6 @@ from nudge_profile.sweep_users import (
     count_active_users,
     read_sweep_users,
 )
-from ml.precompute.outputs import output_row, write_outputs
-from ml.precompute.inputs import agent_input
-
 
 log = logging.getLogger(__name__)
 

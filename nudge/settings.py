@@ -101,7 +101,9 @@ class Settings(BaseSettings):
     )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="auto: text lines on a terminal, JSON lines otherwise"
+    )
 
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     max_signals_per_batch: int = Field(default=500, ge=1, le=10_000)

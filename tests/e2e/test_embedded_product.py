@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from ml.serving.llm.litellm_client import LiteLLMClient, load_model_list
+from ml.serving.llm.litellm_client import LiteLLMClient
+from ml.serving.llm.model_list import load_model_list
 from nudge.bootstrap import bootstrap, build_app
 from nudge.credentials import GATEWAY_FILE
 from nudge.demo.seed import seed_demo

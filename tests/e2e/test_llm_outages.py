@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ml.serving.llm.litellm_client import LiteLLMClient, load_model_list
+from ml.serving.llm.litellm_client import LiteLLMClient
+from ml.serving.llm.model_list import load_model_list
 from nudge.bootstrap import bootstrap, build_app
 from nudge.demo.seed import seed_demo
 from tests.conftest import MakeSettings, gateway_headers

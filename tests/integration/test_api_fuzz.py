@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode, openapi
 from schemathesis.specs.openapi import checks
 
-from ml.serving.llm.litellm_client import FakeLLM
+from ml.serving.llm.fake import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
 from nudge.demo.seed import seed_demo
 from tests.conftest import FixedClock

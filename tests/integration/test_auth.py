@@ -14,7 +14,7 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from ml.serving.llm.litellm_client import FakeLLM
+from ml.serving.llm.fake import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
 from nudge.credentials import GATEWAY_FILE, JWT_FILE
 from nudge.settings import Settings

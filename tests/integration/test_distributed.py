@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select
 from bench.natsd import NatsServer
 from ml.precompute.dispatch import DistributedPrecompute
 from ml.precompute.jobs import JobQueue, SweepJob
-from ml.serving.llm.litellm_client import FakeLLM
+from ml.serving.llm.fake import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
 from nudge.demo.seed import seed_demo
 from nudge_infra.events.jetstream import DEAD_STREAM, JOBS_STREAM

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from ml.serving.llm.litellm_client import FakeLLM
+from ml.serving.llm.fake import FakeLLM
 from ml.serving.prompts.experiments import ExperimentsError
 from nudge.bootstrap import Nudge, bootstrap, build_app
 from nudge_infra.percentiles import percentile

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ml.serving.llm.litellm_client import FakeLLM
+from ml.serving.llm.fake import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
 from nudge.demo.seed import seed_demo
 from nudge.settings import REPO_ROOT

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from bench.natsd import NatsServer
-from ml.serving.llm.litellm_client import FakeLLM
+from ml.serving.llm.fake import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
 from nudge.demo.seed import seed_demo
 from nudge_infra.events.codec import decode

@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from ml.serving.llm.embedded_server import EmbeddedLLM
-from ml.serving.llm.litellm_client import LiteLLMClient, LLMRequest, Message, load_model_list
+from ml.serving.llm.litellm_client import LiteLLMClient
+from ml.serving.llm.model_list import load_model_list
+from ml.serving.llm.port import LLMRequest, Message
 
 pytestmark = pytest.mark.llm
 

@@ -14,13 +14,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ml.serving.llm.litellm_client import (
-    LiteLLMClient,
-    LLMError,
-    LLMRequest,
-    Message,
-    load_model_list,
-)
+from ml.serving.llm.litellm_client import LiteLLMClient
+from ml.serving.llm.model_list import load_model_list
+from ml.serving.llm.port import LLMError, LLMRequest, Message
 
 if TYPE_CHECKING:  # a pytest plugin (tests/conftest.py); imported here for typing only
     from tests.llm_fixtures import EmbeddedLLMProcess
@@ -148,13 +144,11 @@ def audit(event, args):
 
 sys.addaudithook(audit)
 
-from ml.serving.llm.litellm_client import (
-    LiteLLMClient,
-    LLMError,
-    LLMRequest,
-    Message,
-    load_model_list,
-)
+from ml.serving.llm.litellm_client import LiteLLMClient
+
+from ml.serving.llm.port import LLMError, LLMRequest, Message
+
+from ml.serving.llm.model_list import load_model_list
 
 def client(url):
     return LiteLLMClient(load_model_list(Path(sys.argv[1]), substitutions={"embedded_llm": url}))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Row, func, select
 
-from ml.serving.llm.litellm_client import FakeLLM
+from ml.serving.llm.fake import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap
 from nudge.demo.seed import seed_demo
 from nudge_infra.errors import Invalid, NotFound

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from bench.appserver import UvicornThread
 from bench.net import free_port
-from ml.serving.llm.litellm_client import FakeLLM
+from ml.serving.llm.fake import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
 from nudge_infra.storage.tables import signals
 from tests.conftest import DATABASE_URL, FixedClock, postgres_url

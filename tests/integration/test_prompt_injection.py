@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ml.serving.llm.litellm_client import LiteLLMClient, load_model_list
+from ml.serving.llm.litellm_client import LiteLLMClient
+from ml.serving.llm.model_list import load_model_list
 from ml.serving.tip.prompt import PromptTemplate
 from nudge.bootstrap import Nudge, bootstrap, build_app
 from tests.conftest import FixedClock, MakeSettings, gateway_headers

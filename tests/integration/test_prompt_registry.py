@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from ml.serving.llm.litellm_client import FakeLLM
+from ml.serving.llm.fake import FakeLLM
 from ml.serving.prompts.prompt_registry import LivePrompts, PromptRegistry, template_for
 from ml.serving.tip.prompt import DEFAULT_PROMPT, PromptError, PromptTemplate
 from nudge.bootstrap import bootstrap, build_app
@@ -221,7 +221,7 @@ def test_the_request_path_never_imports_mlflow(tmp_path: Path) -> None:
 import json, sys
 from pathlib import Path
 from fastapi.testclient import TestClient
-from ml.serving.llm.litellm_client import FakeLLM
+from ml.serving.llm.fake import FakeLLM
 from nudge.bootstrap import bootstrap, build_app
 from nudge.demo.seed import seed_demo
 from nudge.settings import Settings

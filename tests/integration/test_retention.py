@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from ml.precompute.scheduler import PrecomputeScheduler
-from ml.serving.llm.litellm_client import FakeLLM
+from ml.serving.llm.fake import FakeLLM
 from nudge.bootstrap import bootstrap, build_app
 from nudge.demo.seed import seed_demo
 from nudge_infra.storage.tables import outbox, signals, suppressions, tip_feedback, tips

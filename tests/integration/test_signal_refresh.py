@@ -24,7 +24,7 @@ from bench.stats import summarize
 from ml.precompute.dispatch import DistributedPrecompute
 from ml.precompute.jobs import EventConsumer, JobQueue
 from ml.precompute.refresh import RefreshTrigger
-from ml.serving.llm.litellm_client import FakeLLM
+from ml.serving.llm.fake import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
 from nudge_infra.events.codec import SUBJECT_PREFIX
 from nudge_infra.events.outbox import Topic

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from ml.serving.llm.litellm_client import LLMError
+from ml.serving.llm.port import LLMError
 from ml.serving.tip.prompt import AssembledPrompt
 from nudge_infra.storage.tables import agent_outputs, tips
 from tests.integration.tip_env import Env

@@ -91,7 +91,7 @@ def test_sweep_writes_relax_the_commit_flush_for_their_own_transaction_only(
 ) -> None:
     from sqlalchemy import text
 
-    from ml.precompute.sweep import write_outputs
+    from ml.precompute.outputs import write_outputs
 
     if database.backend != "postgres":
         pytest.skip("a Postgres setting")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from ml.serving.llm.litellm_client import FakeLLM
+from ml.serving.llm.fake import FakeLLM
 from nudge.bootstrap import Nudge, bootstrap, build_app
 from nudge.demo.seed import seed_demo
 from nudge.settings import Settings

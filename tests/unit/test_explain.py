@@ -8,8 +8,8 @@ import pytest
 
 from ml.agents.base import BECAUSE_MAX_CHARS, Snippet
 from ml.precompute.guard import check_output
-from ml.serving.http.schemas import CitedAgentOut
 from ml.serving.tip.explain import _why, because
+from ml.serving.tip.explanation import CitedAgentOut
 from tests.unit.test_agents_demo import AGENTS, SAMPLE_TIMES, run_demo
 
 AT = datetime(2026, 5, 12, 8, 0, tzinfo=UTC)

@@ -9,14 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ml.serving.llm.litellm_client import (
-    LiteLLMClient,
-    LLMError,
-    LLMRequest,
-    Message,
-    ModelListError,
-    load_model_list,
-)
+from ml.serving.llm.litellm_client import LiteLLMClient
+from ml.serving.llm.model_list import ModelListError, load_model_list
+from ml.serving.llm.port import LLMError, LLMRequest, Message
 
 REPO = Path(__file__).resolve().parents[2]
 EMBEDDED = {"embedded_llm": "http://127.0.0.1:9999/v1"}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ml.serving.llm.litellm_client import FakeLLM, LLMClient, LLMError, LLMRequest, Message
+from ml.serving.llm.fake import FakeLLM
+from ml.serving.llm.port import LLMClient, LLMError, LLMRequest, Message
 
 
 def request(alias: str = "tip-generator") -> LLMRequest:

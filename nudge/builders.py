@@ -1,0 +1,126 @@
+"""Small builders the composition root assembles: each turns settings into one part."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from ml.precompute.refresh import LocalRefresh, RefreshTrigger
+from ml.precompute.sweep import Sweeper
+from ml.registry.watcher import LiveRegistry
+from ml.serving.http.auth import Authenticator
+from ml.serving.llm.embedded_server import EmbeddedLLM
+from ml.serving.llm.litellm_client import LiteLLMClient
+from ml.serving.llm.model_list import load_model_list
+from ml.serving.llm.port import LLMClient
+from ml.serving.prompts.experiments import Experiments, choose_arm
+from ml.serving.prompts.prompt_registry import LivePrompts, PromptRegistry
+from ml.serving.tip.orchestrator import GenerationConfig, Orchestrator
+from ml.serving.tip.prompt import DEFAULT_PROMPT, Arm
+from ml.serving.tip.tip_store import TipStore
+from nudge.credentials import Credentials, load_or_create
+from nudge.settings import Settings
+from nudge_infra.clock import Clock
+from nudge_infra.events.bus import InProcessBus
+from nudge_infra.events.jetstream import JetStreamPublisher
+from nudge_infra.events.outbox import Topic
+
+log = logging.getLogger(__name__)
+
+
+
+
+def build_embedded_llm(settings: Settings) -> EmbeddedLLM | None:
+    if not settings.embedded_llm:
+        return None
+    return EmbeddedLLM(port=settings.embedded_llm_port, threads=settings.embedded_llm_threads)
+
+
+def build_llm_client(settings: Settings, embedded: EmbeddedLLM | None) -> LLMClient:
+    """The client of the aliases file; ``{embedded_llm}`` there is the embedded server."""
+    base = embedded.base_url if embedded else f"http://127.0.0.1:{settings.embedded_llm_port}/v1"
+    models = load_model_list(settings.litellm_config, substitutions={"embedded_llm": base})
+    return LiteLLMClient(models)
+
+
+def build_auth(settings: Settings, clock: Clock) -> tuple[Authenticator, Credentials]:
+    credentials = load_or_create(settings)
+    auth = Authenticator(
+        gateway_tokens=[credentials.gateway_token],
+        admin_tokens=[credentials.admin_token],
+        jwt_secret=credentials.jwt_secret,
+        clock=clock,
+    )
+    return auth, credentials
+
+
+def build_bus(settings: Settings) -> InProcessBus | JetStreamPublisher:
+    return JetStreamPublisher(settings.nats_url) if settings.nats_url else InProcessBus()
+
+
+def build_prompts(settings: Settings, experiments: Experiments) -> LivePrompts:
+    return LivePrompts(
+        PromptRegistry(settings.mlflow_uri) if settings.prompt_registry == "mlflow" else None,
+        name=settings.prompt_name,
+        alias=settings.prompt_alias,
+        shipped=DEFAULT_PROMPT,
+        refresh_s=settings.prompt_refresh_s,
+        pinned=experiments.prompt_refs(),
+    )
+
+
+def generation_config(settings: Settings) -> GenerationConfig:
+    return GenerationConfig(
+        timeout_s=settings.llm_timeout_s,
+        retries=settings.llm_retries,
+        max_tokens=settings.llm_max_tokens,
+        temperature=settings.llm_temperature,
+        retry_failed_after=timedelta(seconds=settings.llm_retry_after_s),
+    )
+
+
+def build_orchestrator(
+    settings: Settings,
+    *,
+    tips: TipStore,
+    registry: LiveRegistry,
+    llm: LLMClient,
+    prompts: LivePrompts,
+    experiments: Experiments,
+    clock: Clock,
+) -> Orchestrator:
+    config = generation_config(settings)
+
+    def arm(user_id: str) -> Arm:
+        return choose_arm(
+            experiments.assign(user_id),
+            default_prompt=prompts.current(),
+            default_alias=config.alias,
+            pinned=prompts.pinned,
+        )
+
+    return Orchestrator(
+        tips=tips,
+        registry=lambda: registry.current,
+        llm=llm,
+        prompt=prompts.current,
+        clock=clock,
+        config=config,
+        arm=arm,
+    )
+
+
+def build_local_refresh(
+    bus: InProcessBus | JetStreamPublisher, sweeper: Sweeper, registry: LiveRegistry, clock: Clock
+) -> LocalRefresh | None:
+    """Embedded: a signal batch re-runs the agents that read it, here, right after commit.
+    (Distributed, `nudge scheduler` turns SignalsIngested into jobs for the workers.)"""
+    if not isinstance(bus, InProcessBus):
+        return None
+    local_refresh = LocalRefresh(sweeper.sweep_users)
+    trigger = RefreshTrigger(lambda: registry.current, clock, local_refresh.submit)
+    bus.subscribe(
+        Topic.SIGNALS_INGESTED,
+        lambda event: trigger.on_signals(event.payload["user_id"], event.payload["kinds"]),
+    )
+    return local_refresh

@@ -26,11 +26,12 @@ from ml.evaluation.dataset import DEFAULT_SCENARIOS, DatasetError, Scenario, loa
 from ml.evaluation.harness import run_eval
 from ml.evaluation.report import compare as compare_runs
 from ml.evaluation.report import metrics_table, scenario_table
-from ml.evaluation.results import EvalRun, ScenarioResult, prompt_label
+from ml.evaluation.results import EvalRun, prompt_label
 from ml.evaluation.scenario_clock import SettableClock
+from ml.evaluation.scenario_result import ScenarioResult
 from ml.evaluation.tracking import log_run
 from ml.serving.llm.embedded_server import EmbeddedLLMError
-from ml.serving.llm.litellm_client import LLMClient, LLMError
+from ml.serving.llm.port import LLMClient, LLMError
 from ml.serving.tip.prompt import DEFAULT_PROMPT, PromptError, PromptTemplate
 from nudge.settings import Settings
 

@@ -21,11 +21,12 @@ from ml.evaluation.facts import grounded_facts
 from ml.evaluation.judge import judge_tip
 from ml.evaluation.materialize import materialize, user_id_for
 from ml.evaluation.recording import RecordingLLM
-from ml.evaluation.results import EvalRun, RunParams, ScenarioResult
+from ml.evaluation.results import EvalRun, RunParams
 from ml.evaluation.scenario_clock import SettableClock
+from ml.evaluation.scenario_result import ScenarioResult
 from ml.evaluation.shadow import scenario_exclusions, snippets_for
 from ml.registry.registry import Registry
-from ml.serving.llm.litellm_client import LLMClient, LLMError, LLMRequest
+from ml.serving.llm.port import LLMClient, LLMError, LLMRequest
 from ml.serving.tip.orchestrator import Orchestrator
 from ml.serving.tip.prompt import PromptTemplate
 from ml.serving.tip.tip_store import StoredTip
@@ -58,14 +59,7 @@ async def run_eval(
     resolved = nudge.llm.resolve(alias)
     judge_model = _resolve_or_none(nudge.llm, judge_alias) if judge else None
     recorder = RecordingLLM(nudge.llm)
-    orchestrator = Orchestrator(
-        tips=nudge.tips,
-        registry=lambda: nudge.registry.current,
-        llm=recorder,
-        prompt=lambda: prompt,
-        clock=clock,
-        config=replace(nudge.orchestrator.config, alias=alias, temperature=0.0),
-    )
+    orchestrator = _orchestrator(nudge, recorder, clock, prompt=prompt, alias=alias)
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     # The first tip should not pay for the model reading the system prompt: latency
     # percentiles are about tips, not about a cold server.
@@ -100,6 +94,25 @@ async def run_eval(
         started_at=started_at,
     )
     return EvalRun(params, tuple(results))
+
+
+def _orchestrator(
+    nudge: Nudge,
+    recorder: RecordingLLM,
+    clock: SettableClock,
+    *,
+    prompt: PromptTemplate,
+    alias: str,
+) -> Orchestrator:
+    """An orchestrator like the Nudge's, on ``prompt`` and ``alias``, at temperature 0."""
+    return Orchestrator(
+        tips=nudge.tips,
+        registry=lambda: nudge.registry.current,
+        llm=recorder,
+        prompt=lambda: prompt,
+        clock=clock,
+        config=replace(nudge.orchestrator.config, alias=alias, temperature=0.0),
+    )
 
 
 async def _run_one(

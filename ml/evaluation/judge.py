@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ml.serving.llm.litellm_client import LLMClient, LLMRequest, Message
+from ml.serving.llm.port import LLMClient, LLMRequest, Message
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,9 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING
 
+from ml.evaluation.scenario_result import ScenarioResult
 from nudge_infra.percentiles import percentile
-
-if TYPE_CHECKING:
-    from ml.evaluation.results import ScenarioResult
 
 HIGHER_IS_BETTER = 1
 LOWER_IS_BETTER = -1

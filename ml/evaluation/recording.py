@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ml.serving.llm.litellm_client import LLMClient, LLMRequest, LLMResponse
+from ml.serving.llm.port import LLMClient, LLMRequest, LLMResponse
 
 
 class RecordingLLM:

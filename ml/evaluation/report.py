@@ -11,7 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ml.evaluation.metrics import DIRECTIONS, NEUTRAL, Metrics
-from ml.evaluation.results import EvalRun, ScenarioResult
+from ml.evaluation.results import EvalRun
+from ml.evaluation.scenario_result import ScenarioResult
 
 _RATES = {
     "valid_output_rate",

@@ -15,7 +15,7 @@ from typing import Literal
 from ml.agents.base import Signal, Snippet, UserView
 from ml.evaluation.dataset import Scenario
 from ml.precompute.guard import check_output
-from ml.precompute.sweep import agent_input
+from ml.precompute.inputs import agent_input
 from ml.registry.registry import RegisteredAgent, Registry
 
 log = logging.getLogger(__name__)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ml.evaluation.report import write_results
-from ml.evaluation.results import EvalRun
+from ml.evaluation.results import EvalRun, RunParams
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 ARTIFACTS_DIR = "mlartifacts"
 RESULTS_PATH = "results"
@@ -33,26 +37,46 @@ def log_run(tracking_uri: str, run: EvalRun, *, experiment: str = "nudge-eval") 
 
     offline_mlflow()  # first, so that MLflow never phones home
     from mlflow import MlflowClient
-    from mlflow.entities import Metric, Param, RunTag
-    from mlflow.exceptions import MlflowException
 
     client = MlflowClient(tracking_uri=tracking_uri)
+    experiment_id = _experiment_id(client, experiment, tracking_uri)
+    p = run.params
+    created = client.create_run(
+        experiment_id,
+        run_name=f"{p.prompt_name}-v{p.prompt_version}-{p.alias}",
+        tags={"nudge.kind": "evaluation", "nudge.started_at": p.started_at},
+    )
+    run_id: str = created.info.run_id
+    try:
+        _log_contents(client, run_id, run)
+    except BaseException:
+        client.set_terminated(run_id, status="FAILED")
+        raise
+    client.set_terminated(run_id)
+    return run_id
+
+
+def _experiment_id(client: MlflowClient, experiment: str, tracking_uri: str) -> str:
+    """Find the experiment named ``experiment``, or create it."""
+    # Only reached from log_run, after offline_mlflow: importing MLflow here is safe.
+    from mlflow.exceptions import MlflowException
+
     found = client.get_experiment_by_name(experiment)
     if found is not None:
-        experiment_id = found.experiment_id
-    else:
-        try:
-            experiment_id = client.create_experiment(
-                experiment, artifact_location=artifact_location(tracking_uri)
-            )
-        except MlflowException:  # created meanwhile by another run
-            again = client.get_experiment_by_name(experiment)
-            if again is None:
-                raise
-            experiment_id = again.experiment_id
+        return found.experiment_id
+    try:
+        return client.create_experiment(
+            experiment, artifact_location=artifact_location(tracking_uri)
+        )
+    except MlflowException:  # created meanwhile by another run
+        again = client.get_experiment_by_name(experiment)
+        if again is None:
+            raise
+        return again.experiment_id
 
-    p = run.params
-    params = {
+
+def _params(p: RunParams) -> dict[str, str]:
+    return {
         "prompt_name": p.prompt_name,
         "prompt_version": p.prompt_version,
         "model_alias": p.alias,
@@ -62,34 +86,28 @@ def log_run(tracking_uri: str, run: EvalRun, *, experiment: str = "nudge-eval") 
         "scenario_count": str(p.scenario_count),
         "dataset_sha256": p.dataset_sha256,
     }
-    created = client.create_run(
-        experiment_id,
-        run_name=f"{p.prompt_name}-v{p.prompt_version}-{p.alias}",
-        tags={"nudge.kind": "evaluation", "nudge.started_at": p.started_at},
+
+
+def _log_contents(client: MlflowClient, run_id: str, run: EvalRun) -> None:
+    """Log the run's metrics, parameters, fallback counts and per-scenario results."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    now_ms = int(time.time() * 1000)
+    client.log_batch(
+        run_id,
+        metrics=[Metric(k, v, now_ms, 0) for k, v in run.metrics.numbers().items()],
+        params=[Param(k, v) for k, v in _params(run.params).items()],
+        tags=[
+            *(
+                RunTag(f"fallback_reason.{k}", str(v))
+                for k, v in run.metrics.fallback_reasons.items()
+            ),
+            *(
+                RunTag(f"invalid_answer.{k}", str(v))
+                for k, v in run.metrics.invalid_answers.items()
+            ),
+        ],
     )
-    run_id: str = created.info.run_id
-    try:
-        now_ms = int(time.time() * 1000)
-        client.log_batch(
-            run_id,
-            metrics=[Metric(k, v, now_ms, 0) for k, v in run.metrics.numbers().items()],
-            params=[Param(k, v) for k, v in params.items()],
-            tags=[
-                *(
-                    RunTag(f"fallback_reason.{k}", str(v))
-                    for k, v in run.metrics.fallback_reasons.items()
-                ),
-                *(
-                    RunTag(f"invalid_answer.{k}", str(v))
-                    for k, v in run.metrics.invalid_answers.items()
-                ),
-            ],
-        )
-        with tempfile.TemporaryDirectory(prefix="nudge-eval-") as tmp:
-            for path in write_results(run, Path(tmp)):
-                client.log_artifact(run_id, str(path), artifact_path=RESULTS_PATH)
-    except BaseException:
-        client.set_terminated(run_id, status="FAILED")
-        raise
-    client.set_terminated(run_id)
-    return run_id
+    with tempfile.TemporaryDirectory(prefix="nudge-eval-") as tmp:
+        for path in write_results(run, Path(tmp)):
+            client.log_artifact(run_id, str(path), artifact_path=RESULTS_PATH)

@@ -14,7 +14,8 @@ from ml.evaluation.dataset import load_scenarios
 from ml.evaluation.harness import run_eval
 from ml.evaluation.scenario_clock import SettableClock
 from ml.evaluation.tracking import log_run
-from ml.serving.llm.litellm_client import LiteLLMClient, load_model_list
+from ml.serving.llm.litellm_client import LiteLLMClient
+from ml.serving.llm.model_list import load_model_list
 from ml.serving.tip.prompt import PromptTemplate
 from nudge.bootstrap import bootstrap
 from tests.conftest import MakeSettings

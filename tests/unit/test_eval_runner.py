@@ -18,7 +18,7 @@ from ml.evaluation.command import evaluate
 from ml.evaluation.dataset import Scenario, load_scenarios
 from ml.evaluation.harness import run_eval
 from ml.evaluation.scenario_clock import SettableClock
-from ml.serving.llm.litellm_client import LLMError, LLMRequest, LLMResponse
+from ml.serving.llm.port import LLMError, LLMRequest, LLMResponse
 from ml.serving.tip.prompt import PromptError, PromptTemplate
 from nudge.bootstrap import Nudge, bootstrap
 from tests.conftest import MakeSettings

@@ -47,6 +47,11 @@ WORDS = (
 # fmt: on
 
 
+def all_consents(registry: Any) -> list[str]:
+    """Every consent key some agent of `registry` asks for (what "all consents" means)."""
+    return sorted({key for agent in registry.agents.values() for key in agent.consents})
+
+
 def write_dataset(
     engine: Engine, registry: Any, now: datetime, n_users: int, rng: random.Random
 ) -> dict[str, int]:
@@ -63,7 +68,7 @@ def write_dataset(
     )
 
     agents = sorted(registry.agents.values(), key=lambda a: a.id)
-    keys = sorted({k for a in agents for k in a.consents})
+    keys = all_consents(registry)
     rows: dict[str, list[dict[str, Any]]] = {
         t: [] for t in ("users", "preferences", "consents", "contexts", "agent_outputs")
     }

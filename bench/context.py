@@ -1,18 +1,25 @@
-"""What every benchmark receives: options, output, targets, and resources shared in a run."""
+"""What every benchmark receives: options, output, targets, and resources shared in a run.
+
+Also the settings of a Nudge that a benchmark starts in its own process (``bench_settings``)
+and of its ``nudge`` subprocesses (``settings_env``).
+"""
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bench.stats import Goal, fmt_target, meets
 
 if TYPE_CHECKING:
     from ml.serving.llm.embedded_server import EmbeddedLLM
+    from nudge.settings import Settings
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -125,3 +132,63 @@ class BenchContext:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+
+# What every benchmark's own Nudge turns off: the embedded LLM (a run shares one, see
+# BenchContext.embedded_llm), the scheduler and the manifest watcher (a benchmark sweeps
+# when it means to, over manifests that do not change).
+BENCH_OVERRIDES: Mapping[str, bool] = MappingProxyType(
+    {"embedded_llm": False, "scheduler": False, "watch_manifests": False}
+)
+
+
+def bench_settings(
+    data_dir: Path,
+    *,
+    database_url: str | None = None,
+    nats_url: str | None = None,
+    water: bool = False,
+    llm_temperature: float | None = None,
+    tip_rate_limit: str | None = None,
+) -> Settings:
+    """The settings of a Nudge a benchmark runs in its own process.
+
+    BENCH_OVERRIDES always; data under `data_dir`; SQLite there unless `database_url`; no
+    bus unless `nats_url`. `water`: a copy of the shipped manifests plus the README's
+    ``water`` agent, under ``data_dir / "manifests"``. `llm_temperature` and
+    `tip_rate_limit` when given (else the configured ones). Other fields: as configured.
+    """
+    from nudge.settings import Settings
+
+    fields: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "nats_url": nats_url,
+        **BENCH_OVERRIDES,
+    }
+    if water:
+        from bench.bulk_data import WATER_MANIFEST
+
+        manifests = data_dir / "manifests"
+        shutil.copytree(Settings().manifests_dir, manifests)
+        (manifests / "water.yaml").write_text(WATER_MANIFEST, encoding="utf-8")
+        fields["manifests_dir"] = manifests
+    if llm_temperature is not None:
+        fields["llm_temperature"] = llm_temperature
+    if tip_rate_limit is not None:
+        fields["tip_rate_limit"] = tip_rate_limit
+    return Settings(**fields)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """`settings`' benchmark fields as environment variables, for a ``nudge`` subprocess."""
+    env = {
+        "NUDGE_DATA_DIR": str(settings.data_dir),
+        "NUDGE_MANIFESTS_DIR": str(settings.manifests_dir),
+        **{f"NUDGE_{name.upper()}": str(value).lower() for name, value in BENCH_OVERRIDES.items()},
+    }
+    if settings.database_url is not None:
+        env["DATABASE_URL"] = settings.database_url
+    if settings.nats_url is not None:
+        env["NATS_URL"] = settings.nats_url
+    return env

@@ -5,7 +5,7 @@ README's declarative ``water`` agent), written with bulk inserts: profiles with
 preferences, consents and sometimes a context; ~300-character snippets; one or two
 past tips with a realistic provenance record; some feedback and suppressions.
 
-Measured: ``Orchestrator._plan`` for random users (profile, eligibility, outputs,
+Measured: ``Orchestrator.plan`` for random users (profile, eligibility, outputs,
 suppressions, last tip, prompt assembly; its reads run on the driver's cursor, see
 ADR 0008). Floor: the same rows and columns read with plain SQL text on one DBAPI
 connection checked out of the same pool, fetched and discarded: seven indexed lookups
@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import contextlib
 import random
-import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
 
-from bench.bulk_data import WATER_MANIFEST, write_dataset
-from bench.context import BenchContext
+from bench.bulk_data import write_dataset
+from bench.context import BenchContext, bench_settings
 from bench.stats import (
     fmt_ci,
     fmt_ms,
@@ -40,6 +39,11 @@ from bench.stats import (
     summarize,
     verdict,
 )
+
+if TYPE_CHECKING:
+    from ml.registry.registry import Registry
+    from ml.serving.tip.plan import Plan
+    from ml.serving.tip.prompt import PromptTemplate
 
 NAME = "context_fetch"
 TARGET_P99 = 3.0
@@ -90,25 +94,11 @@ def _database(ctx: BenchContext, backend: str) -> Iterator[str | None]:
 
 
 def _measure(ctx: BenchContext, backend: str, url: str | None) -> dict[str, Any]:
-    from ml.serving.llm.litellm_client import FakeLLM
-    from ml.serving.tip.prompt import PromptTemplate
+    from ml.serving.llm.fake import FakeLLM
     from nudge.bootstrap import bootstrap
-    from nudge.settings import Settings
 
     users, calls, warmup = ctx.n(10_000, 2_000), ctx.n(2_000, 300), ctx.n(200, 50)
-    data = ctx.tmpdir(f"context-{backend}-")
-    manifests = data / "manifests"
-    shutil.copytree(Settings().manifests_dir, manifests)
-    (manifests / "water.yaml").write_text(WATER_MANIFEST, encoding="utf-8")
-    settings = Settings(
-        data_dir=data,
-        database_url=url,
-        nats_url=None,
-        manifests_dir=manifests,
-        embedded_llm=False,
-        scheduler=False,
-        watch_manifests=False,
-    )
+    settings = bench_settings(ctx.tmpdir(f"context-{backend}-"), database_url=url, water=True)
     now = datetime.now(UTC)
     # The LLM is never called: the plan stops before it.
     nudge = bootstrap(settings, clock=lambda: now, llm=FakeLLM())
@@ -126,22 +116,22 @@ def _measure(ctx: BenchContext, backend: str, url: str | None) -> dict[str, Any]
             f"data: {', '.join(f'{k} {v:,}' for k, v in counts.items())} "
             f"(written in {load_s:.1f} s)"
         )
-        template = PromptTemplate.load()
         orchestrator = nudge.orchestrator
         rng = random.Random(11)
         sample = [f"u{rng.randrange(users):05d}" for _ in range(warmup + calls)]
         floor = _Floor(engine, registry, now)
         floor.prepare(set(sample))
 
-        def plan(user_id: str) -> Any:
+        def plan(user_id: str) -> Plan:
             # As the tip path does: the user's arm (prompt, model, A/B variant), then the plan.
-            return orchestrator._plan(user_id, registry, orchestrator._arm(user_id), now)
+            return orchestrator.plan(user_id, now)
 
         statements = _statements_per_call(engine, plan, floor, sample[:50])
         plan_s: list[float] = []
         floor_s: list[float] = []
         eligible = 0
         prompt_chars = 0
+        prompts: dict[str, PromptTemplate] = {}  # each user's, for the phases below
         for i, user_id in enumerate(sample):
             sides = ("plan", "floor") if i % 2 == 0 else ("floor", "plan")
             for side in sides:
@@ -151,6 +141,8 @@ def _measure(ctx: BenchContext, backend: str, url: str | None) -> dict[str, Any]
                 else:
                     floor.read(user_id)
                 elapsed = time.perf_counter() - started
+                if side == "plan":
+                    prompts[user_id] = result.arm.prompt
                 if i < warmup:
                     continue
                 if side == "plan":
@@ -159,14 +151,21 @@ def _measure(ctx: BenchContext, backend: str, url: str | None) -> dict[str, Any]
                     prompt_chars += sum(len(m.content) for m in result.prompt.messages)
                 else:
                     floor_s.append(elapsed)
-        phases = _phases(engine, registry, template, now, sample[warmup : warmup + 300])
+        phases = _phases(engine, registry, prompts, now, sample[warmup : warmup + 300])
     finally:
         nudge.stop()
     p, f = summarize(plan_s), summarize(floor_s)
     r50, r99 = ratio(p.p50, f.p50), ratio(p.p99, f.p99)
     ci99 = paired_ratio_ci(plan_s, floor_s, 99)
     rows: list[list[Any]] = [
-        ["plan (_plan)", p.n, fmt_ms(p.p50), fmt_ms(p.p99), fmt_ms(p.mean), statements["plan"]],
+        [
+            "plan (Orchestrator.plan)",
+            p.n,
+            fmt_ms(p.p50),
+            fmt_ms(p.p99),
+            fmt_ms(p.mean),
+            statements["plan"],
+        ],
         [
             "floor (bare SQL)",
             f.n,
@@ -256,9 +255,18 @@ def _span(values: list[int]) -> str:
 
 
 def _phases(
-    engine: Engine, registry: Any, template: Any, now: datetime, users: list[str]
+    engine: Engine,
+    registry: Registry,
+    prompts: Mapping[str, PromptTemplate],
+    now: datetime,
+    users: list[str],
 ) -> dict[str, float]:
-    """Time the plan's steps one by one (informative; the plan itself is measured above)."""
+    """Time the plan's steps one by one (informative; the plan itself is measured above).
+
+    The steps are the product functions ``ml.serving.tip.plan.make_plan`` calls, in its
+    order, each user with the prompt of the arm the plan chose (``prompts``); only the
+    glue between them is repeated here (the ranking of eligible outputs is left out).
+    """
     from bench.stats import percentile
     from ml.registry.eligibility import candidates, decide
     from ml.serving.tip.prompt import PromptSnippet, assemble
@@ -300,7 +308,7 @@ def _phases(
         )
         eligible = [outputs[d.agent_id] for d in decisions if d.eligible]
         assemble(
-            template,
+            prompts[user_id],
             now=now,
             timezone=profile.timezone,
             preferences=profile.preferences,

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bench.context import BenchContext
+from bench.context import BenchContext, bench_settings
 from bench.product import UNLIMITED
-from ml.serving.llm.litellm_client import LiteLLMClient, ModelList, load_model_list
+from ml.serving.llm.litellm_client import LiteLLMClient
+from ml.serving.llm.model_list import ModelList, load_model_list
 from nudge.bootstrap import Nudge, bootstrap
 from nudge.demo.seed import seed_demo
 from nudge.settings import Settings
@@ -47,13 +48,8 @@ def demo_nudge(ctx: BenchContext) -> DemoNudge:
     if found is not None:
         return found
     server = ctx.embedded_llm()
-    settings = Settings(
-        data_dir=ctx.tmpdir("demo-"),
-        database_url=None,
-        nats_url=None,
-        embedded_llm=False,
-        scheduler=False,
-        watch_manifests=False,
+    settings = bench_settings(
+        ctx.tmpdir("demo-"),
         llm_temperature=0.0,
         tip_rate_limit=UNLIMITED,  # the benchmark times tips; the limiter would refuse them
     )

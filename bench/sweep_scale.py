@@ -22,18 +22,18 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select, text
 
-from bench.bulk_data import WATER_MANIFEST
-from bench.context import BenchContext
+from bench.bulk_data import all_consents
+from bench.context import BenchContext, bench_settings, settings_env
 from bench.context_fetch import _database, _Unavailable
 from bench.natsd import NatsServer
 from bench.stats import render_table
@@ -59,50 +59,28 @@ def run(ctx: BenchContext) -> dict[str, Any]:
 def _measure(ctx: BenchContext, url: str) -> dict[str, Any]:
     from ml.precompute.dispatch import DistributedPrecompute
     from ml.precompute.jobs import WORKERS, JobQueue
-    from ml.serving.llm.litellm_client import FakeLLM
+    from ml.serving.llm.fake import FakeLLM
     from nudge.bootstrap import bootstrap
-    from nudge.settings import REPO_ROOT, Settings
+    from nudge.settings import REPO_ROOT
 
     users = ctx.n(100_000, 3_000)
     data = ctx.tmpdir("sweep-scale-")
-    manifests = data / "manifests"
-    shutil.copytree(Settings().manifests_dir, manifests)
-    (manifests / "water.yaml").write_text(WATER_MANIFEST, encoding="utf-8")
     server = NatsServer(data / "jetstream")
     server.start()
     ctx.on_close(server.stop)
-    settings = Settings(
-        data_dir=data,
-        database_url=url,
-        nats_url=server.url,
-        manifests_dir=manifests,
-        embedded_llm=False,
-        scheduler=False,
-        watch_manifests=False,
-    )
+    settings = bench_settings(data, database_url=url, nats_url=server.url, water=True)
     nudge = bootstrap(settings, llm=FakeLLM())
     queue = JobQueue(server.url)
     try:
-        agents = [a.id for a in nudge.registry.current.enabled()]
+        registry = nudge.registry.current
+        agents = [a.id for a in registry.enabled()]
         t0 = time.perf_counter()
-        signals = _write_dataset(nudge.engine, users, random.Random(5))
+        signals = _write_dataset(nudge.engine, users, all_consents(registry), random.Random(5))
         ctx.say(
             f"data: {users:,} users, {signals:,} signals, {len(agents)} agents "
             f"(written with COPY in {time.perf_counter() - t0:.1f} s)"
         )
-        precompute = DistributedPrecompute(
-            nudge.engine, nudge.sweeper, lambda: nudge.registry.current, nudge.clock, queue
-        )
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "NATS_URL": server.url,
-            "NUDGE_DATA_DIR": str(data),
-            "NUDGE_MANIFESTS_DIR": str(manifests),
-            "NUDGE_EMBEDDED_LLM": "false",
-            "NUDGE_WATCH_MANIFESTS": "false",
-            "NUDGE_LOG_LEVEL": "WARNING",
-        }
+        env = {**os.environ, **settings_env(settings), "NUDGE_LOG_LEVEL": "WARNING"}
         runs: dict[int, dict[str, Any]] = {}
         for workers in (1, 2):
             with nudge.engine.begin() as conn:
@@ -119,10 +97,16 @@ def _measure(ctx: BenchContext, url: str) -> dict[str, Any]:
             ]
             try:
                 _wait_for_consumer(queue, WORKERS)
-                started = time.perf_counter()
                 # A window per run, so the second run's jobs are not the first run's copies.
-                nudge_clock_shift = workers * 30 * 86_400.0  # past every agent's interval
-                precompute._clock = lambda s=nudge_clock_shift: _shifted(s)
+                shift = workers * 30 * 86_400.0  # past every agent's interval
+                precompute = DistributedPrecompute(
+                    nudge.engine,
+                    nudge.sweeper,
+                    lambda: nudge.registry.current,
+                    partial(_shifted, shift),
+                    queue,
+                )
+                started = time.perf_counter()
                 jobs = sum(precompute.enqueue_sweep(a) for a in agents)
                 _wait_drained(queue, WORKERS)
                 wall = time.perf_counter() - started
@@ -175,9 +159,9 @@ def _shifted(seconds: float) -> datetime:
     return datetime.fromtimestamp(time.time() + seconds, UTC)
 
 
-def _write_dataset(engine: Any, users: int, rng: random.Random) -> int:
-    """Users, consents and 10-50 demo-shaped signals each, with COPY."""
-    from nudge.demo.data import _ALL_CONSENTS, demo_signals, demo_users
+def _write_dataset(engine: Any, users: int, consents: list[str], rng: random.Random) -> int:
+    """Users, every one of `consents` granted and 10-50 demo-shaped signals each, with COPY."""
+    from nudge.demo.data import demo_signals, demo_users
 
     now = datetime.now(UTC)
     templates = [demo_signals(u.user_id, now) for u in demo_users()]
@@ -194,7 +178,7 @@ def _write_dataset(engine: Any, users: int, rng: random.Random) -> int:
                 cp.write_row((f"u{i:06d}", "Europe/Paris", True, stamp, stamp))
         with cur.copy("COPY consents (user_id, key, granted, changed_at) FROM STDIN") as cp:
             for i in range(users):
-                for key in _ALL_CONSENTS:
+                for key in consents:
                     cp.write_row((f"u{i:06d}", key, True, stamp))
         with cur.copy("COPY preferences (user_id, key, value, updated_at) FROM STDIN") as cp:
             for i in range(users):
@@ -289,7 +273,7 @@ def _write_path(engine: Any, rounds: int = 5) -> dict[str, Any]:
 
 
 def _ours(engine: Any, rows: list[dict[str, Any]]) -> float:
-    from ml.precompute.sweep import write_outputs
+    from ml.precompute.outputs import write_outputs
     from nudge.settings import Settings
 
     batch = Settings.model_fields["sweep_batch_size"].default

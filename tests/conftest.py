@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, text
 from nudge_infra.storage.engine import make_engine, migrate
 from nudge_infra.storage.tables import metadata
 
-pytest_plugins = ["tests.llm_fixtures", "tests.integration.tip_env"]
+pytest_plugins = ["tests.llm_fixtures", "tests.integration.serving.tip_env"]
 
 IN_CI = os.environ.get("CI") == "true"
 DATABASE_URL = os.environ.get("DATABASE_URL")

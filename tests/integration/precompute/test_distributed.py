@@ -188,7 +188,7 @@ def test_a_job_of_a_killed_worker_is_redelivered_to_another(
     mark = tmp_path / "started"
     proc = subprocess.Popen(
         [sys.executable, "-c", KILLED_WORKER, server.url, str(mark)],
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
     )
     try:
         queue.enqueue(SweepJob("tasks", 1, ("alice",), "orphan"))
@@ -286,7 +286,7 @@ def test_a_job_whose_workers_die_on_every_delivery_is_dead_lettered(
         mark = tmp_path / f"started-{delivery}"
         proc = subprocess.Popen(
             [sys.executable, "-c", DYING_WORKER, server.url, str(mark)],
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
         )
         try:
             _wait(mark.exists, 30)

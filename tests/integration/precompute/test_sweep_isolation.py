@@ -17,8 +17,8 @@ from nudge.bootstrap import Nudge, bootstrap
 from nudge_infra.errors import NotFound
 from nudge_infra.storage.tables import agent_outputs, sweep_runs
 from tests.conftest import FixedClock, MakeSettings
-from tests.integration import sweep_agents
-from tests.integration.sweep_agents import write_manifest
+from tests.integration.precompute import sweep_agents
+from tests.integration.precompute.sweep_agents import write_manifest
 
 MakeNudge = Callable[..., Nudge]
 

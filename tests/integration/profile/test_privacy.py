@@ -14,7 +14,7 @@ from nudge_infra.events.outbox import Topic
 from nudge_infra.storage.tables import metadata, outbox
 from nudge_profile.privacy import USER_TABLES
 from tests.conftest import FixedClock, MakeSettings
-from tests.integration.tip_env import Env, open_env
+from tests.integration.serving.tip_env import Env, open_env
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from nudge.bootstrap import Nudge, bootstrap, build_app
 from nudge.demo.seed import seed_demo
 from tests.conftest import FixedClock
 
-CONTRACT = Path(__file__).resolve().parents[2] / "openapi" / "openapi.yaml"
+CONTRACT = Path(__file__).resolve().parents[3] / "openapi" / "openapi.yaml"
 EXAMPLES = int(os.environ.get("NUDGE_FUZZ_EXAMPLES", "12"))
 OPERATIONS = [
     (op.method.upper(), op.path)

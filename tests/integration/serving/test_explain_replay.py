@@ -19,7 +19,7 @@ from ml.serving.tip.replay import ReplayError, rebuild, rerun
 from nudge.cli.main import app
 from nudge_infra.storage.tables import tips
 from tests.conftest import Database
-from tests.integration.tip_env import Env
+from tests.integration.serving.tip_env import Env
 
 
 def _eligible_for(env: Env, user: str) -> dict[str, str]:

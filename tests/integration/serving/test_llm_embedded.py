@@ -16,7 +16,7 @@ from ml.serving.llm.port import LLMRequest, Message
 
 pytestmark = pytest.mark.llm
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 AGENTS = ["tasks", "calendar"]
 TIP_SCHEMA = {
     "type": "object",

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # a pytest plugin (tests/conftest.py); imported here for typi
 
 pytestmark = pytest.mark.llm
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SCHEMA = {
     "type": "object",
     "properties": {"tip": {"type": "string", "maxLength": 60}},

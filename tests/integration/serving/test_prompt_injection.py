@@ -71,7 +71,7 @@ def nudge(
     sqlite_settings: MakeSettings, clock: FixedClock, embedded_llm_url: str, tmp_path: Path
 ) -> Iterator[Nudge]:
     manifests = tmp_path / "manifests"
-    shutil.copytree(Path(__file__).resolve().parents[2] / "manifests", manifests)
+    shutil.copytree(Path(__file__).resolve().parents[3] / "manifests", manifests)
     (manifests / "injector.yaml").write_text(HOSTILE_TEMPLATE, encoding="utf-8")
     settings = sqlite_settings(manifests_dir=manifests, llm_timeout_s=20.0, llm_temperature=0.0)
     models = load_model_list(

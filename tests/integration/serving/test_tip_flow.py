@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from ml.serving.llm.port import LLMError
 from ml.serving.tip.prompt import AssembledPrompt
 from nudge_infra.storage.tables import agent_outputs, tips
-from tests.integration.tip_env import Env
+from tests.integration.serving.tip_env import Env
 
 
 def snippet_of(env: Env, user: str, agent: str) -> str:

@@ -19,10 +19,10 @@ from nudge_infra.storage.engine import alembic_config, make_engine
 from nudge_infra.storage.tables import agent_outputs, metadata, outbox, sweep_runs, users
 from nudge_profile.store import ProfileStore
 from tests.conftest import Database, FixedClock, postgres_url
-from tests.integration import sweep_agents
-from tests.integration.sweep_agents import write_manifest
+from tests.integration.precompute import sweep_agents
+from tests.integration.precompute.sweep_agents import write_manifest
 
-REPO_MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
+REPO_MANIFESTS = Path(__file__).resolve().parents[3] / "manifests"
 Env = dict[str, str | None]
 
 

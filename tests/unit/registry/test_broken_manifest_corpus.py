@@ -15,7 +15,7 @@ import pytest
 from ml.registry.loader import load_registry
 
 CORPUS = Path(__file__).with_name("broken_manifests")
-GOOD = Path(__file__).resolve().parents[2] / "manifests" / "tasks.yaml"
+GOOD = Path(__file__).resolve().parents[3] / "manifests" / "tasks.yaml"
 CASES = sorted(CORPUS.glob("*.yaml"))
 PWNED = Path("/tmp/nudge-pwned")
 

@@ -7,7 +7,7 @@ import yaml
 
 from ml.registry.schema import main, manifest_json_schema, render_schema
 
-SCHEMA_FILE = Path(__file__).resolve().parents[2] / "manifests" / "schema.json"
+SCHEMA_FILE = Path(__file__).resolve().parents[3] / "manifests" / "schema.json"
 
 EXAMPLE = """\
 id: calendar

@@ -62,7 +62,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_shipped_file_and_a_missing_file_mean_no_experiment(tmp_path: Path) -> None:
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     assert Experiments.load(repo / "config" / "experiments.yaml").all == ()
     assert Experiments.load(tmp_path / "absent.yaml").active is None
     assert Experiments.load(None).assign("anyone") is None

@@ -10,7 +10,7 @@ from ml.agents.base import BECAUSE_MAX_CHARS, Snippet
 from ml.precompute.guard import check_output
 from ml.serving.tip.explain import _why, because
 from ml.serving.tip.explanation import CitedAgentOut
-from tests.unit.test_agents_demo import AGENTS, SAMPLE_TIMES, run_demo
+from tests.unit.agents.test_agents_demo import AGENTS, SAMPLE_TIMES, run_demo
 
 AT = datetime(2026, 5, 12, 8, 0, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from ml.serving.llm.litellm_client import LiteLLMClient
 from ml.serving.llm.model_list import ModelListError, load_model_list
 from ml.serving.llm.port import LLMError, LLMRequest, Message
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EMBEDDED = {"embedded_llm": "http://127.0.0.1:9999/v1"}
 
 

@@ -32,7 +32,7 @@ from ml.agents.sleep import SleepAgent
 from ml.agents.tasks import TasksAgent
 from ml.agents.template import TemplateAgent
 
-READING_LIST = Path(__file__).parents[2] / "manifests" / "reading_list.yaml"
+READING_LIST = Path(__file__).parents[3] / "manifests" / "reading_list.yaml"
 KEYS = [
     "title", "due", "done", "priority", "start", "end", "all_day", "habit", "date",
     "reaction", "tip_text", "agents", "snooze_until", "minutes", "read", "saved_at",

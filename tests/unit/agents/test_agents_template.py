@@ -15,7 +15,7 @@ from ml.agents.template import TemplateAgent, TemplateError
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 5, 12, 10, 0, tzinfo=UTC)  # Tue 12 May, 12:00 in Paris
-READING_LIST = Path(__file__).parents[2] / "manifests" / "reading_list.yaml"
+READING_LIST = Path(__file__).parents[3] / "manifests" / "reading_list.yaml"
 
 
 def inp(

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from ml.agents.base import Snippet
 from ml.agents.focus import FocusAgent
-from tests.unit.agent_runs import run_agent
+from tests.unit.agents.agent_runs import run_agent
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 5, 12, 7, 5, tzinfo=UTC)  # Tue 12 May, 09:05 in Paris

@@ -11,7 +11,7 @@ import yaml
 from ml.agents.base import Agent
 from ml.agents.template import TemplateAgent
 
-MANIFESTS = Path(__file__).parents[2] / "manifests"
+MANIFESTS = Path(__file__).parents[3] / "manifests"
 
 EXPECTED = {
     "tasks": ("ml.agents.tasks:TasksAgent", ["task"], ["tasks.read"], ["vacation", "sleep"], 70),

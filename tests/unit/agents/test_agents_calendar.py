@@ -9,7 +9,7 @@ import pytest
 
 from ml.agents.base import Snippet
 from ml.agents.calendar import CalendarAgent
-from tests.unit.agent_runs import run_agent
+from tests.unit.agents.agent_runs import run_agent
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 5, 12, 8, 5, tzinfo=UTC)  # Tue 12 May, 10:05 in Paris

@@ -174,3 +174,43 @@ def test_audit_wrapper_compiles() -> None:
 def test_audit_hook_reports_a_non_loopback_attempt(tmp_path: Path) -> None:
     events = audit_control(sys.executable, tmp_path / "control.jsonl")
     assert any(e.event == "socket.connect" and not e.loopback for e in events)
+
+
+def test_bench_settings_hold_every_override(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.context import BENCH_OVERRIDES, bench_settings, settings_env
+    from nudge.settings import Settings
+
+    settings = bench_settings(
+        tmp_path, database_url="postgresql://db/x", nats_url="nats://127.0.0.1:1", water=True
+    )
+    assert {name: getattr(settings, name) for name in BENCH_OVERRIDES} == BENCH_OVERRIDES
+    assert (settings.data_dir, settings.manifests_dir) == (tmp_path, tmp_path / "manifests")
+    assert (tmp_path / "manifests" / "water.yaml").is_file()
+    # A `nudge` subprocess given settings_env reads the same settings.
+    for key, value in settings_env(settings).items():
+        monkeypatch.setenv(key, value)
+    assert Settings() == settings
+
+
+def test_bench_settings_leave_the_rest_as_configured(tmp_path: Path) -> None:
+    from bench.context import bench_settings
+    from nudge.settings import Settings
+
+    demo = bench_settings(tmp_path / "demo", llm_temperature=0.0, tip_rate_limit="9/second")
+    assert (demo.database_url, demo.nats_url, demo.llm_temperature) == (None, None, 0.0)
+    assert demo.tip_rate_limit == "9/second"
+    assert demo.manifests_dir == Settings().manifests_dir
+
+
+def test_all_consents_are_the_demo_users_full_set(tmp_path: Path) -> None:
+    from bench.bulk_data import all_consents
+    from bench.context import bench_settings
+    from ml.registry.loader import load_registry
+    from nudge.demo.data import demo_users
+
+    settings = bench_settings(tmp_path, water=True)
+    registry = load_registry(settings.manifests_dir, allowed_packages=settings.agent_packages)
+    most = max((u.granted for u in demo_users()), key=len)
+    assert all_consents(registry) == sorted(most)

@@ -9,7 +9,7 @@ import pytest
 
 from ml.agents.base import Snippet
 from ml.agents.sleep import SleepAgent
-from tests.unit.agent_runs import run_agent
+from tests.unit.agents.agent_runs import run_agent
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 5, 12, 7, 0, tzinfo=UTC)  # Tue 12 May, 09:00 in Paris

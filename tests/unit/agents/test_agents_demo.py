@@ -12,7 +12,7 @@ from ml.agents.base import SNIPPET_MAX_CHARS, Agent, AgentInput, Signal, Snippet
 from ml.agents.template import TemplateAgent
 from nudge.demo.data import demo_signals, demo_users
 
-MANIFESTS = Path(__file__).parents[2] / "manifests"
+MANIFESTS = Path(__file__).parents[3] / "manifests"
 AGENTS = ["tasks", "calendar", "habits", "focus", "feedback_history", "sleep", "reading_list"]
 SAMPLE_TIMES = [
     datetime(2026, 5, 12, 3, 0, tzinfo=UTC),

@@ -218,7 +218,7 @@ def test_a_job_of_a_killed_worker_is_redelivered_to_another(
 def test_a_poison_agent_is_dead_lettered_and_the_others_are_unaffected(
     settings_for: MakeSettings, clock: FixedClock, tmp_path: Path, server: NatsServer
 ) -> None:
-    from tests.integration import sweep_agents
+    from tests.integration.precompute import sweep_agents
 
     manifests = tmp_path / "manifests"
     sweep_agents.write_manifest(manifests, "poison", "FailingAgent")

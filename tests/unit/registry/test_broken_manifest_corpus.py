@@ -44,7 +44,7 @@ def test_each_broken_manifest_is_rejected_with_a_reason(case: Path, tmp_path: Pa
     assert _expected(case).lower() in text.lower(), text
     assert all(e.message.strip() for e in errors)
     # Nothing ran: no import of the named module, no file written by a template.
-    assert "tests.unit.broken_manifests.side_effect" not in sys.modules
+    assert "tests.unit.registry.broken_manifests.side_effect" not in sys.modules
     assert not (CORPUS / "IMPORTED").exists()
     assert not PWNED.exists()
 

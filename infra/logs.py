@@ -29,6 +29,11 @@ _QUIET = (
 )
 
 
+def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """What the caller passed with ``extra=``: the record's attributes logging did not set."""
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -40,9 +45,7 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid is not None:
             entry["request_id"] = rid
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+        entry.update(_extra_fields(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str, ensure_ascii=False)
@@ -56,11 +59,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        extras = [
-            f"{key}={value}"
-            for key, value in vars(record).items()
-            if key not in _STANDARD and not key.startswith("_") and value is not None
-        ]
+        extras = [f"{k}={v}" for k, v in _extra_fields(record).items() if v is not None]
         rid = request_id.get()
         if rid is not None:
             extras.append(f"request={rid}")

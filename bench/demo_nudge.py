@@ -17,8 +17,9 @@ from bench.context import BenchContext, bench_settings
 from bench.product import UNLIMITED
 from ml.serving.llm.litellm_client import LiteLLMClient
 from ml.serving.llm.model_list import ModelList, load_model_list
-from nudge.bootstrap import Nudge, bootstrap
+from nudge.bootstrap import bootstrap
 from nudge.demo.seed import seed_demo
+from nudge.runtime import Nudge
 from nudge.settings import Settings
 from nudge_infra.clock import utc_now
 

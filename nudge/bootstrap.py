@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -25,16 +24,13 @@ from nudge.builders import (
     build_orchestrator,
     build_prompts,
 )
-from nudge.runtime import Nudge as Nudge  # what bootstrap() builds; callers type it from here
+from nudge.runtime import Nudge
 from nudge.settings import Settings
 from nudge_infra.clock import Clock, utc_now
 from nudge_infra.events.bus import OutboxRelay
 from nudge_infra.storage.engine import make_engine, migrate
 from nudge_profile.signals import SignalStore
 from nudge_profile.store import ProfileStore
-
-log = logging.getLogger(__name__)
-
 
 
 def bootstrap(

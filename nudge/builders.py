@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from ml.precompute.refresh import LocalRefresh, RefreshTrigger
@@ -24,10 +23,6 @@ from nudge_infra.clock import Clock
 from nudge_infra.events.bus import InProcessBus
 from nudge_infra.events.jetstream import JetStreamPublisher
 from nudge_infra.events.outbox import Topic
-
-log = logging.getLogger(__name__)
-
-
 
 
 def build_embedded_llm(settings: Settings) -> EmbeddedLLM | None:

@@ -36,7 +36,7 @@ from ml.serving.tip.prompt import DEFAULT_PROMPT, PromptError, PromptTemplate
 from nudge.settings import Settings
 
 if TYPE_CHECKING:
-    from nudge.bootstrap import Nudge
+    from nudge.runtime import Nudge
 
 PromptLoader = Callable[[str | None], PromptTemplate]
 """Load a prompt version ("3"), alias ("@production"), or the served one (None)."""

@@ -30,7 +30,7 @@ from ml.serving.llm.port import LLMClient, LLMError, LLMRequest
 from ml.serving.tip.orchestrator import Orchestrator
 from ml.serving.tip.prompt import PromptTemplate
 from ml.serving.tip.tip_store import StoredTip
-from nudge.bootstrap import Nudge
+from nudge.runtime import Nudge
 
 log = logging.getLogger(__name__)
 

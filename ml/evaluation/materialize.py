@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ml.evaluation.dataset import Scenario
-from nudge.bootstrap import Nudge
+from nudge.runtime import Nudge
 
 
 def user_id_for(scenario: Scenario) -> str:

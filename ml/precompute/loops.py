@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -20,8 +19,6 @@ from nudge_infra.clock import Clock
 from nudge_infra.events.codec import SUBJECT_PREFIX
 from nudge_infra.events.outbox import Topic
 from nudge_infra.events.pb import events_pb2 as pb
-
-log = logging.getLogger(__name__)
 
 REFRESH_CONSUMER = "nudge-refresh"
 

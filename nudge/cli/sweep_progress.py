@@ -13,7 +13,7 @@ from nudge.cli.terminal import err, out
 
 if TYPE_CHECKING:
     from ml.precompute.sweep import SweepReport
-    from nudge.bootstrap import Nudge
+    from nudge.runtime import Nudge
 
 
 def sweep_with_progress(nudge: Nudge, agent: str | None) -> list[SweepReport]:

@@ -10,7 +10,7 @@ from rich.console import Console
 from nudge.settings import Settings
 
 if TYPE_CHECKING:
-    from nudge.bootstrap import Nudge
+    from nudge.runtime import Nudge
 
 out = Console()
 err = Console(stderr=True)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ml.serving.tip.explanation import ExplainOut
     from ml.serving.tip.replay import Rebuilt, Rerun
     from ml.serving.tip.tip_store import StoredTip
-    from nudge.bootstrap import Nudge
+    from nudge.runtime import Nudge
     from nudge.settings import Settings
 
 _TIP_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

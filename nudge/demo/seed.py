@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from nudge.bootstrap import Nudge
 from nudge.demo.data import demo_signals, demo_users
+from nudge.runtime import Nudge
 from nudge_profile.signals import SignalIn
 
 

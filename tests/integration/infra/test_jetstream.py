@@ -20,8 +20,9 @@ from sqlalchemy import func, select, update
 
 from bench.natsd import NatsServer
 from ml.serving.llm.fake import FakeLLM
-from nudge.bootstrap import Nudge, bootstrap, build_app
+from nudge.bootstrap import bootstrap, build_app
 from nudge.demo.seed import seed_demo
+from nudge.runtime import Nudge
 from nudge_infra.events.codec import decode
 from nudge_infra.events.jetstream import EVENTS_STREAM, JOBS_STREAM
 from nudge_infra.storage.tables import outbox

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import Row, func, select
 
 from ml.serving.llm.fake import FakeLLM
-from nudge.bootstrap import Nudge, bootstrap
+from nudge.bootstrap import bootstrap
 from nudge.demo.seed import seed_demo
+from nudge.runtime import Nudge
 from nudge_infra.errors import Invalid, NotFound
 from nudge_infra.events.bus import Event, InProcessBus, OutboxRelay
 from nudge_infra.events.outbox import Topic

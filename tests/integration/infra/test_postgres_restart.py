@@ -29,7 +29,8 @@ from sqlalchemy import select
 from bench.appserver import UvicornThread
 from bench.net import free_port
 from ml.serving.llm.fake import FakeLLM
-from nudge.bootstrap import Nudge, bootstrap, build_app
+from nudge.bootstrap import bootstrap, build_app
+from nudge.runtime import Nudge
 from nudge_infra.storage.tables import signals
 from tests.conftest import DATABASE_URL, FixedClock, postgres_url
 

@@ -19,9 +19,11 @@ from sqlalchemy import delete, func, select
 from bench.natsd import NatsServer
 from ml.precompute.dispatch import DistributedPrecompute
 from ml.precompute.jobs import JobQueue, SweepJob
+from ml.precompute.loops import dispatcher
 from ml.serving.llm.fake import FakeLLM
-from nudge.bootstrap import Nudge, bootstrap, build_app
+from nudge.bootstrap import bootstrap, build_app
 from nudge.demo.seed import seed_demo
+from nudge.runtime import Nudge
 from nudge_infra.events.jetstream import DEAD_STREAM, JOBS_STREAM
 from nudge_infra.storage.tables import agent_outputs
 from tests.conftest import FixedClock, MakeSettings, gateway_headers
@@ -58,9 +60,7 @@ def queues(server: NatsServer) -> Iterator[Callable[..., JobQueue]]:
 
 
 def _precompute(nudge: Nudge, queue: JobQueue) -> DistributedPrecompute:
-    return DistributedPrecompute(
-        nudge.engine, nudge.sweeper, lambda: nudge.registry.current, nudge.clock, queue
-    )
+    return dispatcher(nudge.engine, nudge.sweeper, nudge.registry, nudge.clock, queue)
 
 
 def _stream_count(queue: JobQueue, stream: str) -> int:

@@ -25,7 +25,8 @@ from ml.precompute.dispatch import DistributedPrecompute
 from ml.precompute.jobs import EventConsumer, JobQueue
 from ml.precompute.refresh import RefreshTrigger
 from ml.serving.llm.fake import FakeLLM
-from nudge.bootstrap import Nudge, bootstrap, build_app
+from nudge.bootstrap import bootstrap, build_app
+from nudge.runtime import Nudge
 from nudge_infra.events.codec import SUBJECT_PREFIX
 from nudge_infra.events.outbox import Topic
 from nudge_infra.events.pb import events_pb2 as pb

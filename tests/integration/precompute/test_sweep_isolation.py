@@ -13,7 +13,8 @@ from sqlalchemy import Row, func, select
 
 from ml.agents.base import SNIPPET_MAX_CHARS, SUGGESTION_MAX_CHARS
 from ml.precompute.status import last_sweeps, output_counts
-from nudge.bootstrap import Nudge, bootstrap
+from nudge.bootstrap import bootstrap
+from nudge.runtime import Nudge
 from nudge_infra.errors import NotFound
 from nudge_infra.storage.tables import agent_outputs, sweep_runs
 from tests.conftest import FixedClock, MakeSettings

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from nudge.bootstrap import Nudge
+from nudge.runtime import Nudge
 from nudge_infra.events.outbox import Topic
 from nudge_infra.storage.tables import metadata, outbox
 from nudge_profile.privacy import USER_TABLES

@@ -21,8 +21,9 @@ from schemathesis import GenerationMode, openapi
 from schemathesis.specs.openapi import checks
 
 from ml.serving.llm.fake import FakeLLM
-from nudge.bootstrap import Nudge, bootstrap, build_app
+from nudge.bootstrap import bootstrap, build_app
 from nudge.demo.seed import seed_demo
+from nudge.runtime import Nudge
 from tests.conftest import FixedClock
 
 CONTRACT = Path(__file__).resolve().parents[3] / "openapi" / "openapi.yaml"

@@ -15,8 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ml.serving.llm.fake import FakeLLM
-from nudge.bootstrap import Nudge, bootstrap, build_app
+from nudge.bootstrap import bootstrap, build_app
 from nudge.credentials import GATEWAY_FILE, JWT_FILE
+from nudge.runtime import Nudge
 from nudge.settings import Settings
 from tests.conftest import FixedClock, MakeSettings
 

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from ml.serving.llm.fake import FakeLLM
 from ml.serving.prompts.experiments import ExperimentsError
-from nudge.bootstrap import Nudge, bootstrap, build_app
+from nudge.bootstrap import bootstrap, build_app
+from nudge.runtime import Nudge
 from nudge_infra.percentiles import percentile
 from nudge_infra.storage.tables import tips
 from tests.conftest import FixedClock, MakeSettings, gateway_headers

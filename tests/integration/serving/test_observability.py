@@ -13,7 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from ml.serving.llm.fake import FakeLLM
-from nudge.bootstrap import Nudge, bootstrap, build_app
+from nudge.bootstrap import bootstrap, build_app
+from nudge.runtime import Nudge
 from nudge_infra.logs import JsonFormatter, configure_logging
 from nudge_infra.storage.tables import outbox
 from tests.conftest import FixedClock, MakeSettings, gateway_headers

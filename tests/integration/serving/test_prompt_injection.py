@@ -25,7 +25,8 @@ from fastapi.testclient import TestClient
 from ml.serving.llm.litellm_client import LiteLLMClient
 from ml.serving.llm.model_list import load_model_list
 from ml.serving.tip.prompt import PromptTemplate
-from nudge.bootstrap import Nudge, bootstrap, build_app
+from nudge.bootstrap import bootstrap, build_app
+from nudge.runtime import Nudge
 from tests.conftest import FixedClock, MakeSettings, gateway_headers
 
 pytestmark = pytest.mark.llm

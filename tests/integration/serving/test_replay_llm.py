@@ -9,9 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from nudge.bootstrap import Nudge, bootstrap, build_app
+from nudge.bootstrap import bootstrap, build_app
 from nudge.cli.main import app
 from nudge.demo.seed import seed_demo
+from nudge.runtime import Nudge
 from tests.conftest import Database, FixedClock, MakeSettings, gateway_headers
 from tests.llm_fixtures import EmbeddedLLMProcess
 

@@ -20,7 +20,8 @@ from ml.evaluation.harness import run_eval
 from ml.evaluation.scenario_clock import SettableClock
 from ml.serving.llm.port import LLMError, LLMRequest, LLMResponse
 from ml.serving.tip.prompt import PromptError, PromptTemplate
-from nudge.bootstrap import Nudge, bootstrap
+from nudge.bootstrap import bootstrap
+from nudge.runtime import Nudge
 from tests.conftest import MakeSettings
 
 _BLOCK = re.compile(r'<snippet agent="([^"]+)">\s*(.*?)\s*</snippet>', re.S)

@@ -270,7 +270,8 @@ def _phases(
     from bench.stats import percentile
     from ml.registry.eligibility import candidates, decide
     from ml.serving.tip.prompt import PromptSnippet, assemble
-    from ml.serving.tip.tip_store import read_last_tip, read_outputs, read_suppressions
+    from ml.serving.tip.tip_context import read_outputs, read_suppressions
+    from ml.serving.tip.tip_store import read_last_tip
     from nudge_infra.storage.driver import Reader
     from nudge_profile.store import read_profile
 
@@ -292,7 +293,7 @@ def _phases(
             outputs = read_outputs(reader, user_id, wanted)
             spans["outputs"].append(time.perf_counter() - t)
             t = time.perf_counter()
-            suppressed = read_suppressions(reader, user_id, now)
+            suppressed, hidden = read_suppressions(reader, user_id, now)
             spans["suppressions"].append(time.perf_counter() - t)
             t = time.perf_counter()
             read_last_tip(reader, user_id)
@@ -305,6 +306,7 @@ def _phases(
             outputs={k: o.ref() for k, o in outputs.items()},
             suppressions=suppressed,
             now=now,
+            hidden_items=hidden,
         )
         eligible = [outputs[d.agent_id] for d in decisions if d.eligible]
         assemble(

@@ -273,16 +273,14 @@ def _write_path(engine: Any, rounds: int = 5) -> dict[str, Any]:
 
 
 def _ours(engine: Any, rows: list[dict[str, Any]]) -> float:
-    from ml.precompute.outputs import write_outputs
+    from ml.precompute.outputs import OutputBatch, write_outputs
     from nudge.settings import Settings
 
     batch = Settings.model_fields["sweep_batch_size"].default
     now = datetime.now(UTC)
     started = time.perf_counter()
     for i in range(0, len(rows), batch):  # as a sweep writes them: a batch per transaction
-        write_outputs(
-            engine, rows[i : i + batch], agent_id="tasks", agent_version=1, silent=(), now=now
-        )
+        write_outputs(engine, OutputBatch("tasks", 1, now, rows=rows[i : i + batch]))
     return time.perf_counter() - started
 
 

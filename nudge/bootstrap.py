@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from functools import partial
 
 import anyio
@@ -53,7 +54,7 @@ def bootstrap(
     experiments = Experiments.load(settings.experiments_file)
     experiments.check_models(partial(knows, llm))
     prompts = build_prompts(settings, experiments)
-    tips = TipStore(engine)
+    tips = TipStore(engine, answer_window=timedelta(hours=settings.answer_window_h))
     sweeper = Sweeper(engine, lambda: registry.current, clock, batch_size=settings.sweep_batch_size)
     return Nudge(
         settings=settings,

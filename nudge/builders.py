@@ -14,7 +14,9 @@ from ml.serving.llm.model_list import load_model_list
 from ml.serving.llm.port import LLMClient
 from ml.serving.prompts.experiments import Experiments, choose_arm
 from ml.serving.prompts.prompt_registry import LivePrompts, PromptRegistry
-from ml.serving.tip.orchestrator import GenerationConfig, Orchestrator
+from ml.serving.tip.llm_request import GenerationConfig
+from ml.serving.tip.orchestrator import Orchestrator
+from ml.serving.tip.policy import PolicyConfig, StaticPolicy, ThompsonPolicy
 from ml.serving.tip.prompt import DEFAULT_PROMPT, Arm
 from ml.serving.tip.tip_store import TipStore
 from nudge.credentials import Credentials, load_or_create
@@ -102,7 +104,13 @@ def build_orchestrator(
         clock=clock,
         config=config,
         arm=arm,
+        policy=build_policy(settings),
     )
+
+
+def build_policy(settings: Settings) -> ThompsonPolicy | StaticPolicy:
+    config = PolicyConfig(top_k=settings.policy_top_k, epsilon=settings.policy_epsilon)
+    return ThompsonPolicy(config) if settings.policy == "thompson" else StaticPolicy(config)
 
 
 def build_local_refresh(

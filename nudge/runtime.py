@@ -30,6 +30,7 @@ from nudge_infra.events.bus import InProcessBus, OutboxRelay
 from nudge_infra.events.jetstream import JetStreamPublisher
 from nudge_infra.storage.engine import ping
 from nudge_infra.storage.retention import RetentionPolicy, prune
+from nudge_profile.insights import Insights
 from nudge_profile.signals import SignalStore
 from nudge_profile.store import ProfileStore
 
@@ -78,6 +79,8 @@ class Nudge:
             auth=self.auth,
             tip_rate=TipRateLimit(self.settings.tip_rate_limit),
             experiments=self.experiments,
+            insights=Insights(self.engine),
+            policy_config=self.orchestrator.policy.config,
         )
 
     def start(
@@ -117,12 +120,17 @@ class Nudge:
         self.llm.prepare()
 
     def prune(self) -> dict[str, int]:
-        """Apply the retention policy now (the scheduler does it every hour)."""
+        """Apply the retention policy and settle unanswered tips now (the scheduler does
+        it every hour)."""
         policy = RetentionPolicy(
             tips=timedelta(days=self.settings.retention_days),
             events=timedelta(days=self.settings.event_retention_days),
         )
-        return prune(self.engine, self.clock, policy)
+        counts = prune(self.engine, self.clock, policy)
+        # Tips nobody answered within the answer window count as ignored, even for a user
+        # who asks for no further tip.
+        counts["ignored_tips"] = self.tips.settle(self.clock())
+        return counts
 
     def stop(self) -> None:
         if self.scheduler is not None:

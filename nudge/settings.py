@@ -93,6 +93,18 @@ class Settings(BaseSettings):
         description="tip requests per caller and user, e.g. 30/minute (N/second|minute|hour)",
     )
 
+    policy: Literal["thompson", "static"] = Field(
+        default="thompson",
+        description="how the snippets in a prompt are chosen: learned (thompson) or by priority",
+    )
+    policy_top_k: int = Field(default=2, ge=1, le=8, description="snippets per prompt")
+    policy_epsilon: float = Field(
+        default=0.1, ge=0, le=1, description="share of tips whose order is drawn at random"
+    )
+    answer_window_h: float = Field(
+        default=24, gt=0, le=24 * 30, description="a tip unanswered this long counts as ignored"
+    )
+
     retention_days: int = Field(
         default=90, ge=1, le=3650, description="keep tips, provenance and feedback this long"
     )

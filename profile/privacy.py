@@ -10,10 +10,14 @@ from sqlalchemy import Connection, Engine, Table, delete, select, update
 from nudge_infra.clock import Clock
 from nudge_infra.events import outbox as events
 from nudge_infra.storage.tables import (
+    agent_credit,
     agent_outputs,
+    agent_state,
     consent_history,
     consents,
     contexts,
+    inferred_params,
+    item_marks,
     outbox,
     preferences,
     signals,
@@ -27,6 +31,10 @@ from nudge_profile.store import require_user
 # Every table that holds rows of one user, children before parents. A test checks that
 # no table with a user_id column is missing here.
 USER_TABLES: tuple[Table, ...] = (
+    item_marks,
+    agent_credit,
+    inferred_params,
+    agent_state,
     suppressions,
     tip_feedback,
     tips,

@@ -16,6 +16,7 @@ from nudge_infra.errors import Invalid
 from nudge_infra.events import outbox as events
 from nudge_infra.storage.tables import signals
 from nudge_infra.storage.upsert import upsert
+from nudge_profile.items import reopen_changed
 from nudge_profile.model import Signal
 from nudge_profile.store import require_user
 
@@ -86,6 +87,10 @@ class SignalStore:
         with self._engine.begin() as conn:
             require_user(conn, user_id)
             upsert(conn, signals, rows, keys=("user_id", "kind", "external_id"))
+            # A finished or hidden item comes back when its signal changes.
+            reopen_changed(
+                conn, user_id, [(f"{r['kind']}:{r['external_id']}", r["payload"]) for r in rows]
+            )
             events.append(
                 conn,
                 events.Topic.SIGNALS_INGESTED,

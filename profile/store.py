@@ -15,6 +15,7 @@ from nudge_infra.events import outbox as events
 from nudge_infra.storage.driver import Reader, Statement
 from nudge_infra.storage.tables import (
     agent_outputs,
+    agent_state,
     consent_history,
     consents,
     contexts,
@@ -188,6 +189,12 @@ class ProfileStore:
                             agent_outputs.c.agent_id.in_(agent_ids),
                         )
                     ).rowcount
+                    # What those agents kept about the user was read under the consent too.
+                    conn.execute(
+                        delete(agent_state).where(
+                            agent_state.c.user_id == user_id, agent_state.c.agent_id.in_(agent_ids)
+                        )
+                    )
             events.append(
                 conn,
                 events.Topic.CONSENT_CHANGED,

@@ -96,6 +96,27 @@ class ContextOut(BaseModel):
     set_at: datetime
 
 
+class InferredOut(BaseModel):
+    value: Any
+    confidence: float = Field(description="0 to 1; below the param's floor the value is unused")
+    observations: int
+    updated_at: datetime
+
+
+class LearnedOut(BaseModel):
+    score: float = Field(description="expected chance the user marks this agent's next tip done")
+    served: int
+    done: int
+    dismissed: int
+    snoozed: int
+    ignored: int
+
+
+class ForgottenOut(BaseModel):
+    user_id: str
+    agents: int = Field(description="how many agents' learned counts were forgotten")
+
+
 class ProfileOut(BaseModel):
     user_id: str
     timezone: str
@@ -105,3 +126,9 @@ class ProfileOut(BaseModel):
     consents: list[ConsentOut]
     created_at: datetime
     updated_at: datetime
+    inferred: dict[str, InferredOut] = Field(
+        default_factory=dict, description="values worked out from the user's signals"
+    )
+    learned: dict[str, LearnedOut] = Field(
+        default_factory=dict, description="per agent, what the user's reactions taught Nudge"
+    )

@@ -158,6 +158,10 @@ def _settings_maker(tmp_path: Path, database_url: str | None) -> MakeSettings:
             "scheduler": False,
             # The MLflow registry has tests of its own; the rest read the repository's file.
             "prompt_registry": "file",
+            # Tests of the tip path see every eligible snippet in priority order; the
+            # learned policy has tests of its own (policy="thompson").
+            "policy": "static",
+            "policy_top_k": 8,
         }
         values.update(overrides)
         return Settings(**values)

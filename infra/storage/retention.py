@@ -1,4 +1,5 @@
-"""Forget old tips, their provenance and feedback, and events already published."""
+"""Forget old tips, their provenance and feedback, lapsed item marks, and events already
+published."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from datetime import timedelta
 from sqlalchemy import Engine, delete
 
 from nudge_infra.clock import Clock
-from nudge_infra.storage.tables import outbox, signals, suppressions, tip_feedback, tips
+from nudge_infra.storage.tables import (
+    item_marks,
+    outbox,
+    signals,
+    suppressions,
+    tip_feedback,
+    tips,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +49,11 @@ def prune(engine: Engine, clock: Clock, policy: RetentionPolicy) -> dict[str, in
                 )
             ).rowcount,
             "tips": conn.execute(delete(tips).where(tips.c.created_at < tips_before)).rowcount,
+            # A done mark never lapses (the item stays closed); a lapsed dismissal or
+            # snooze hides nothing any more.
+            "item_marks": conn.execute(
+                delete(item_marks).where(item_marks.c.until.is_not(None), item_marks.c.until < now)
+            ).rowcount,
             "feedback_signals": conn.execute(
                 delete(signals).where(
                     signals.c.kind == "tip_feedback", signals.c.occurred_at < tips_before

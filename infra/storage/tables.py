@@ -137,7 +137,69 @@ agent_outputs = Table(
     Column("snippet_hash", String(64), nullable=False),
     Column("computed_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    Column("items", Json, nullable=True),
+    Column("params", Json, nullable=True),
     Index("ix_agent_outputs_agent_id", "agent_id"),
+)
+
+agent_state = Table(
+    "agent_state",
+    metadata,
+    Column("user_id", UserId, _user_fk(), primary_key=True),
+    Column("agent_id", AgentId, primary_key=True),
+    Column("agent_version", Integer, nullable=False),
+    Column("state", Json, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+inferred_params = Table(
+    "inferred_params",
+    metadata,
+    Column("user_id", UserId, _user_fk(), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("value", Json, nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("observations", Integer, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+item_marks = Table(
+    "item_marks",
+    metadata,
+    Column("user_id", UserId, _user_fk(), primary_key=True),
+    Column("ref", String(272), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("until", UTCDateTime, nullable=True),
+    Column("agent_id", AgentId, nullable=False),
+    Column("label", String(80), nullable=False),
+    Column("signal_digest", String(64), nullable=True),
+    Column("tip_id", String(36), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+agent_credit = Table(
+    "agent_credit",
+    metadata,
+    Column("user_id", UserId, _user_fk(), primary_key=True),
+    Column("agent_id", AgentId, primary_key=True),
+    Column("served", Integer, nullable=False, default=0),
+    Column("done", Integer, nullable=False, default=0),
+    Column("dismissed", Integer, nullable=False, default=0),
+    Column("snoozed", Integer, nullable=False, default=0),
+    Column("ignored", Integer, nullable=False, default=0),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+agent_population = Table(
+    "agent_population",
+    metadata,
+    Column("agent_id", AgentId, primary_key=True),
+    Column("served", BigInteger, nullable=False, default=0),
+    Column("done", BigInteger, nullable=False, default=0),
+    Column("dismissed", BigInteger, nullable=False, default=0),
+    Column("snoozed", BigInteger, nullable=False, default=0),
+    Column("ignored", BigInteger, nullable=False, default=0),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 sweep_runs = Table(
@@ -183,6 +245,8 @@ tips = Table(
     Column("total_ms", Float, nullable=True),
     Column("experiment", String(64), nullable=True),
     Column("variant", String(64), nullable=True),
+    Column("items", Json, nullable=True),
+    Column("outcome", String(16), nullable=True),
     Index("ix_tips_user_id_created_at", "user_id", "created_at"),
     Index("ix_tips_experiment_variant_total_ms", "experiment", "variant", "total_ms"),
 )

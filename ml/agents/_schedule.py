@@ -89,12 +89,23 @@ def _all_day(title: str, payload: Mapping[str, Any], tz: ZoneInfo) -> AllDayEven
     return AllDayEvent(title, start[0], last)
 
 
-def working_hours(preferences: Mapping[str, Any]) -> tuple[time, time]:
-    """The user's working day from prefs ``work_start``/``work_end`` ("HH:MM")."""
-    start = clock_setting(preferences, "work_start", DEFAULT_WORK_START)
-    end = clock_setting(preferences, "work_end", DEFAULT_WORK_END)
+def working_hours(
+    preferences: Mapping[str, Any], params: Mapping[str, Any] | None = None
+) -> tuple[time, time]:
+    """The user's working day from prefs ``work_start``/``work_end`` ("HH:MM"), else from
+    the param ``working_hours`` ("HH:MM-HH:MM", which may be inferred from the calendar)."""
+    default_start, default_end = DEFAULT_WORK_START, DEFAULT_WORK_END
+    span = params.get("working_hours") if isinstance(params, Mapping) else None
+    if isinstance(span, str) and span.count("-") == 1:
+        first, last = span.split("-")
+        default_start = clock_setting({"t": first}, "t", DEFAULT_WORK_START)
+        default_end = clock_setting({"t": last}, "t", DEFAULT_WORK_END)
+        if default_end <= default_start:
+            default_start, default_end = DEFAULT_WORK_START, DEFAULT_WORK_END
+    start = clock_setting(preferences, "work_start", default_start)
+    end = clock_setting(preferences, "work_end", default_end)
     if end <= start:
-        return DEFAULT_WORK_START, DEFAULT_WORK_END
+        return default_start, default_end
     return start, end
 
 

@@ -88,7 +88,7 @@ def _free_slots(
 ) -> list[Gap]:
     """Gaps that start before `until` and leave at least `min_free` from now on."""
     tz = inp.user.timezone
-    hours = working_hours(inp.user.preferences)
+    hours = working_hours(inp.user.preferences, inp.params)
     slots: list[Gap] = []
     current_day, last_day = inp.today, until.astimezone(tz).date()
     while current_day <= last_day:

@@ -25,7 +25,7 @@ class FocusAgent:
         now = inp.now.astimezone(UTC)
         default = bounded_int(inp.params, "focus_minutes", 90, _MIN_FOCUS, _MAX_FOCUS)
         focus = bounded_int(inp.user.preferences, "focus_minutes", default, _MIN_FOCUS, _MAX_FOCUS)
-        hours = working_hours(inp.user.preferences)
+        hours = working_hours(inp.user.preferences, inp.params)
         meetings, _ = read_events(inp.signals, tz)
 
         windows = [

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 from ml.agents._format import fit, quoted
 from ml.agents._payload import bounded_int, local_date_or_datetime, payload_of, text
-from ml.agents.base import SNIPPET_MAX_CHARS, AgentInput, Snippet
+from ml.agents.base import SNIPPET_MAX_CHARS, AgentInput, Item, Snippet
 
 _NAME_CHARS = 50
 _MAX_OTHERS = 3
@@ -36,7 +36,9 @@ class HabitsAgent:
             (
                 (streak, habit.name)
                 for habit in _read(inp).values()
-                if today not in habit.days and (streak := _streak(habit.days, today)) >= min_streak
+                if today not in habit.days
+                and (streak := _streak(habit.days, today)) >= min_streak
+                and _ref(habit.name, today) not in inp.hidden
             ),
             key=lambda item: (-item[0], item[1].casefold(), item[1]),
         )
@@ -53,6 +55,7 @@ class HabitsAgent:
             sentences.append(f"Also at risk: {others}.")
         return Snippet(
             text=fit(sentences, SNIPPET_MAX_CHARS),
+            items=[Item(_ref(n, today), n) for _, n in at_risk[: 1 + _MAX_OTHERS]],
             suggestion=(
                 f"Keep your {streak}-day {quoted(name)} streak going: do it today and check in."
             ),
@@ -83,3 +86,9 @@ def _streak(days: set[date], today: date) -> int:
         streak += 1
         cursor -= timedelta(days=1)
     return streak
+
+
+def _ref(name: str, today: date) -> str:
+    """Today's check-in of a habit: done today, the habit is back tomorrow."""
+    key = "-".join(name.casefold().split())
+    return f"habit:{key}:{today.isoformat()}"

@@ -5,6 +5,9 @@ Reads ``sleep_log`` signals, one per sleep period (the latest signal per externa
     {"start": "2026-05-09T23:40:00+02:00",     # ISO datetimes; naive = the user's local time
      "end": "2026-05-10T06:10:00+02:00"}
 
+The suggested bedtime counts back from the usual wake-up: the param ``usual_wake_minute``
+when it is a preference or inferred (``wake_time``), else the median of recent nights.
+
 Last night is every period that ends today (local), before now, and starts between noon
 yesterday and noon today, so an afternoon nap does not count. The target is the pref
 ``sleep_target_hours`` or, without it, the param of the same name.
@@ -17,7 +20,13 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from ml.agents._format import clock, duration, fit, plural
-from ml.agents._payload import bounded_number, latest_per_id, local_datetime, payload_of
+from ml.agents._payload import (
+    bounded_int,
+    bounded_number,
+    latest_per_id,
+    local_datetime,
+    payload_of,
+)
 from ml.agents.base import SNIPPET_MAX_CHARS, AgentInput, Snippet
 
 # One logged period longer than this is a tracker error, not sleep.
@@ -63,7 +72,7 @@ class SleepAgent:
             )
 
         if short:
-            bedtime = _bedtime(_usual_wake(nights, tz, woke_up), target)
+            bedtime = _bedtime(_wake_minute(inp, nights, woke_up), target)
             suggestion: str | None = (
                 f"You slept {duration(slept)} last night, under your {duration(target)} target:"
                 f" keep today's plan light and aim to be in bed by {bedtime} tonight."
@@ -124,6 +133,14 @@ def _merged(periods: Sequence[_Period]) -> list[_Period]:
 
 def _minutes(periods: Sequence[_Period]) -> int:
     return int(sum((end - start).total_seconds() for start, end in periods) // 60)
+
+
+def _wake_minute(inp: AgentInput, nights: dict[date, list[_Period]], woke_up: datetime) -> int:
+    """The usual wake-up minute: the preference or the inferred value (param
+    ``usual_wake_minute``), else the median of the nights this run sees."""
+    if inp.param_sources.get("usual_wake_minute", "default") != "default":
+        return bounded_int(inp.params, "usual_wake_minute", 420, 0, 24 * 60 - 1)
+    return _usual_wake(nights, inp.user.timezone, woke_up)
 
 
 def _usual_wake(nights: dict[date, list[_Period]], tz: tzinfo, fallback: datetime) -> int:

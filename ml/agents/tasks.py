@@ -26,7 +26,7 @@ from ml.agents._payload import (
     payload_of,
     text,
 )
-from ml.agents.base import SNIPPET_MAX_CHARS, AgentInput, Signal, Snippet
+from ml.agents.base import SNIPPET_MAX_CHARS, AgentInput, Item, Signal, Snippet
 
 _TITLE_CHARS = 60
 _MAX_LISTED = 5
@@ -85,6 +85,7 @@ class TasksAgent:
             sentences.append(f"{len(ranked) - _MAX_LISTED} more not listed.")
         top_urgency, top = ranked[0]
         return Snippet(
+            items=[Item(f"task:{t.external_id}", t.title) for _, t in ranked[:_MAX_LISTED]],
             text=fit(sentences, SNIPPET_MAX_CHARS),
             suggestion=_suggestion(top, top_urgency, today),
             because=_because(top, top_urgency, today),

@@ -41,12 +41,14 @@ from ml.agents.base import (
     SNIPPET_MAX_CHARS,
     SUGGESTION_MAX_CHARS,
     AgentInput,
+    Item,
     Snippet,
 )
 
 MAX_SIGNALS = 200
 SUGGESTION_MARKER = "---suggestion---"
 BECAUSE_MARKER = "---because---"
+ITEMS_MARKER = "---items---"
 _TEMPLATE_FILE = "<template>"
 # Payloads are user data; these bounds keep what a template can walk over small.
 _MAX_VALUE_CHARS = 5_000
@@ -88,7 +90,7 @@ class TemplateAgent:
             raise TemplateError(_describe(error), _template_line(error)) from error
         finally:
             _LOCAL.reset(token)
-        text, suggestion, because = _split(rendered)
+        text, suggestion, because, items = _split(rendered)
         if not text:
             return None
         return Snippet(
@@ -96,12 +98,17 @@ class TemplateAgent:
             suggestion=clip(suggestion, SUGGESTION_MAX_CHARS) if suggestion else None,
             facts={"signals_read": min(len(inp.signals), MAX_SIGNALS)},
             because=clip(because, BECAUSE_MAX_CHARS) if because else None,
+            items=items,
         )
 
 
-def _split(rendered: str) -> tuple[str, str, str]:
-    """Separate the snippet text from the optional suggestion and because sections."""
-    sections: dict[str, list[str]] = {"": [], SUGGESTION_MARKER: [], BECAUSE_MARKER: []}
+def _split(rendered: str) -> tuple[str, str, str, tuple[Item, ...]]:
+    """Separate the snippet text from the optional suggestion, because and items sections.
+
+    Each line of the items section is ``<ref> <label>``.
+    """
+    markers = (SUGGESTION_MARKER, BECAUSE_MARKER, ITEMS_MARKER)
+    sections: dict[str, list[str]] = {"": [], **{marker: [] for marker in markers}}
     current = ""
     for line in rendered.splitlines():
         if line.strip() in sections:
@@ -112,7 +119,13 @@ def _split(rendered: str) -> tuple[str, str, str]:
     def joined(marker: str) -> str:
         return " ".join(" ".join(sections[marker]).split())
 
-    return "\n".join(sections[""]).strip(), joined(SUGGESTION_MARKER), joined(BECAUSE_MARKER)
+    items = tuple(
+        Item(ref, label.strip())
+        for ref, _, label in (line.strip().partition(" ") for line in sections[ITEMS_MARKER])
+        if ref
+    )
+    text = "\n".join(sections[""]).strip()
+    return text, joined(SUGGESTION_MARKER), joined(BECAUSE_MARKER), items
 
 
 def _context(inp: AgentInput) -> dict[str, Any]:
@@ -140,6 +153,9 @@ def _context(inp: AgentInput) -> dict[str, Any]:
             "preferences": _plain(inp.user.preferences),
         },
         "params": _plain(inp.params),
+        "state": _plain(inp.state),
+        "closed": sorted(inp.closed)[:MAX_SIGNALS],
+        "hidden": sorted(inp.hidden)[:MAX_SIGNALS],
     }
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -29,6 +28,7 @@ from ml.evaluation.report import metrics_table, scenario_table
 from ml.evaluation.results import EvalRun, prompt_label
 from ml.evaluation.scenario_clock import SettableClock
 from ml.evaluation.scenario_result import ScenarioResult
+from ml.evaluation.throwaway import throwaway_settings
 from ml.evaluation.tracking import log_run
 from ml.serving.llm.embedded_server import EmbeddedLLMError
 from ml.serving.llm.port import LLMClient, LLMError
@@ -105,7 +105,7 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="nudge-eval-") as tmp, _quiet(_CHATTY_LOGGERS):
         from nudge.bootstrap import bootstrap
 
-        nudge = bootstrap(_throwaway(settings, Path(tmp)), clock=SettableClock(), llm=llm)
+        nudge = bootstrap(throwaway_settings(settings, Path(tmp)), clock=SettableClock(), llm=llm)
         try:
             alias = model or nudge.orchestrator.alias
             try:
@@ -154,31 +154,6 @@ def _prompts(
                 f"prompt version {ref!r} cannot be loaded: {type(exc).__name__}: {exc}"
             ) from None
     return prompts
-
-
-def _throwaway(settings: Settings, data_dir: Path) -> Settings:
-    """The same settings on an empty SQLite database under ``data_dir``, nothing scheduled,
-    no bus, no experiments, and the embedded LLM (if any) on a free port."""
-    updates: dict[str, Any] = {
-        "data_dir": data_dir,
-        "database_url": None,
-        "nats_url": None,
-        "watch_manifests": False,
-        "scheduler": False,
-        "experiments_file": None,
-        "prompt_registry": "file",  # the harness passes the prompt under test itself
-    }
-    if settings.embedded_llm:
-        updates["embedded_llm_port"] = _free_port()  # a running `nudge run` holds the default
-    known = type(settings).model_fields
-    return settings.model_copy(update={k: v for k, v in updates.items() if k in known})
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def _run_all(

@@ -14,7 +14,7 @@ from typing import Literal
 
 from ml.agents.base import Signal, Snippet, UserView
 from ml.evaluation.dataset import Scenario
-from ml.precompute.guard import check_output
+from ml.precompute.checked import check_run
 from ml.precompute.inputs import agent_input
 from ml.registry.registry import RegisteredAgent, Registry
 
@@ -59,10 +59,10 @@ def would_say(agent: RegisteredAgent, scenario: Scenario) -> Snippet | None:
         reverse=True,  # newest first, as the sweep reads them
     )
     user = UserView(f"eval-{scenario.id}", scenario.zone, scenario.preferences)
-    inp = agent_input(agent, user, scenario.now, signals)
     try:
+        inp = agent_input(agent, user, scenario.now, signals)
         # The same check the sweep applies, so the text is what would have been stored.
-        snippet, _ = check_output(agent.impl.compute(inp))
+        snippet = check_run(agent.impl.compute(inp)).snippet
     except Exception as exc:  # an agent failing on odd data says nothing, as in a sweep
         log.warning("agent %s fails on scenario %s: %s", agent.id, scenario.id, exc)
         return None

@@ -39,10 +39,10 @@ def log_run(tracking_uri: str, run: EvalRun, *, experiment: str = "nudge-eval") 
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
-    experiment_id = _experiment_id(client, experiment, tracking_uri)
+    experiment_key = experiment_id(client, experiment, tracking_uri)
     p = run.params
     created = client.create_run(
-        experiment_id,
+        experiment_key,
         run_name=f"{p.prompt_name}-v{p.prompt_version}-{p.alias}",
         tags={"nudge.kind": "evaluation", "nudge.started_at": p.started_at},
     )
@@ -56,7 +56,7 @@ def log_run(tracking_uri: str, run: EvalRun, *, experiment: str = "nudge-eval") 
     return run_id
 
 
-def _experiment_id(client: MlflowClient, experiment: str, tracking_uri: str) -> str:
+def experiment_id(client: MlflowClient, experiment: str, tracking_uri: str) -> str:
     """Find the experiment named ``experiment``, or create it."""
     # Only reached from log_run, after offline_mlflow: importing MLflow here is safe.
     from mlflow.exceptions import MlflowException

@@ -2,78 +2,35 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from ml.agents.base import (
-    BECAUSE_MAX_CHARS,
-    FACTS_MAX_BYTES,
-    SNIPPET_MAX_CHARS,
-    SUGGESTION_MAX_CHARS,
-    Agent,
-    AgentInput,
-    Snippet,
-)
+from ml.agents.base import STATE_MAX_BYTES, Agent, AgentInput, Snippet
+from ml.precompute.checked import check_run
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """One user's run: a checked snippet (or None), or the reason it failed."""
+    """One user's run: a checked snippet (or None) and state, or the reason it failed."""
 
     user_id: str
     snippet: Snippet | None = None
     error: str | None = None
     truncated: bool = False
+    state: dict[str, Any] | None = None
+    """The state to keep for the next run; None keeps the previous one."""
 
 
 @dataclass(slots=True)
 class BatchResult:
     outcomes: list[Outcome] = field(default_factory=list)
     timed_out_user: str | None = None
-
-
-def check_output(value: object) -> tuple[Snippet | None, bool]:
-    """Validate an agent's return value; oversized text is cut, never stored whole."""
-    if value is None:
-        return None, False
-    if not isinstance(value, Snippet):
-        raise TypeError(f"agent returned {type(value).__name__}, expected Snippet or None")
-    if not isinstance(value.text, str) or not value.text.strip():
-        raise TypeError("snippet text must be a non-empty string")
-    if value.suggestion is not None and not isinstance(value.suggestion, str):
-        raise TypeError("suggestion must be a string or None")
-    if value.because is not None and not isinstance(value.because, str):
-        raise TypeError("because must be a string or None")
-    if any("\x00" in t for t in (value.text, value.suggestion, value.because) if t):
-        raise ValueError("snippet text, suggestion and because must not contain NUL characters")
-    facts = dict(value.facts)
-    # Strict JSON: NaN, Infinity and NUL are refused here because Postgres refuses them
-    # at insert time, which would fail the whole batch instead of this one user.
-    encoded = json.dumps(facts, allow_nan=False)  # TypeError/ValueError on non-JSON values
-    if "\\u0000" in encoded:
-        raise ValueError("facts must not contain NUL characters")
-    truncated = False
-    if len(encoded) > FACTS_MAX_BYTES:
-        facts, truncated = {"truncated": True}, True
-    text = value.text.strip()
-    if len(text) > SNIPPET_MAX_CHARS:
-        text, truncated = text[: SNIPPET_MAX_CHARS - 1] + "…", True
-    suggestion = value.suggestion.strip() if value.suggestion else None
-    if suggestion and len(suggestion) > SUGGESTION_MAX_CHARS:
-        suggestion, truncated = suggestion[: SUGGESTION_MAX_CHARS - 1] + "…", True
-    because = " ".join(value.because.split()).rstrip(".") if value.because else None
-    if because and len(because) > BECAUSE_MAX_CHARS:
-        because, truncated = because[: BECAUSE_MAX_CHARS - 1] + "…", True
-    checked = Snippet(
-        text=text, suggestion=suggestion or None, facts=facts, because=because or None
-    )
-    return checked, truncated
 
 
 class _Progress:
@@ -88,7 +45,12 @@ class _Progress:
 
 
 def run_batch(
-    agent_id: str, impl: Agent, inputs: Sequence[AgentInput], *, timeout_s: float
+    agent_id: str,
+    impl: Agent,
+    inputs: Sequence[AgentInput],
+    *,
+    timeout_s: float,
+    state_max_bytes: int = STATE_MAX_BYTES,
 ) -> BatchResult:
     """Run ``impl`` for each input in a worker thread.
 
@@ -107,8 +69,10 @@ def run_batch(
                     return
                 progress.user_id, progress.started = inp.user.user_id, time.monotonic()
             try:
-                snippet, truncated = check_output(impl.compute(inp))
-                outcome = Outcome(inp.user.user_id, snippet, truncated=truncated)
+                out = check_run(
+                    impl.compute(inp), hidden=inp.hidden, state_max_bytes=state_max_bytes
+                )
+                outcome = Outcome(inp.user.user_id, out.snippet, None, out.truncated, out.state)
             except BaseException as exc:  # an agent's bug is a value, never a crash
                 # BaseException too: sys.exit() in agent code must not end the batch
                 # silently; KeyboardInterrupt only ever reaches the main thread.

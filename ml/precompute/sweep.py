@@ -8,17 +8,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Engine, insert
 
-from ml.agents.base import AgentInput, Snippet, UserView
+from ml.agents.base import Snippet
+from ml.precompute.batch import read_batch_inputs
 from ml.precompute.guard import BatchResult, run_batch
-from ml.precompute.inputs import agent_input
-from ml.precompute.outputs import output_row, write_outputs
+from ml.precompute.inputs import Prepared
+from ml.precompute.outputs import OutputBatch, output_row, write_outputs
 from ml.registry.registry import RegisteredAgent, Registry
 from nudge_infra.clock import Clock
 from nudge_infra.errors import NotFound
 from nudge_infra.storage.tables import sweep_runs
-from nudge_profile.signals import read_signals
 from nudge_profile.sweep_users import (
     SweepUser,
     active_user_pages,
@@ -50,6 +50,16 @@ class SweepReport:
         self.failures += 1
         if len(self.errors) < 20:
             self.errors.append(f"{user_id}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """One agent run for one user, stored nowhere: what `nudge agents dry-run` shows."""
+
+    snippet: Snippet | None = None
+    error: str | None = None
+    state: dict[str, Any] | None = None
+    prepared: Prepared | None = None
 
 
 class Sweeper:
@@ -129,7 +139,7 @@ class Sweeper:
         )
         return report
 
-    def preview(self, agent_id: str, user_id: str) -> tuple[Snippet | None, str | None]:
+    def preview(self, agent_id: str, user_id: str) -> Preview:
         """Run one agent for one user and return its snippet or error; store nothing."""
         agent = self._agent(agent_id)
         with self._engine.connect() as conn:
@@ -137,32 +147,26 @@ class Sweeper:
             if not batch:
                 raise NotFound("user", user_id)
             if batch[0].timezone is None:
-                return None, batch[0].unknown_zone
+                return Preview(error=batch[0].unknown_zone)
             missing = sorted(set(agent.manifest.consents) - batch[0].granted)
             if missing:
                 # A preview reads the user's data too: the same consents apply.
-                return None, f"{user_id} has not granted {', '.join(missing)}"
-            inputs = self._inputs(conn, agent, batch, self._clock())
-        result = run_batch(agent.id, agent.impl, inputs, timeout_s=_seconds(agent))
+                return Preview(error=f"{user_id} has not granted {', '.join(missing)}")
+            inputs = read_batch_inputs(conn, agent, batch, self._clock())
+        if inputs.failures:
+            return Preview(error=inputs.failures[0][1])
+        prepared = inputs.prepared[0]
+        result = run_batch(
+            agent.id,
+            agent.impl,
+            [prepared.input],
+            timeout_s=_seconds(agent),
+            state_max_bytes=agent.manifest.state.max_bytes,
+        )
         if result.timed_out_user is not None:
-            return None, f"timed out after {_seconds(agent)}s"
+            return Preview(error=f"timed out after {_seconds(agent)}s", prepared=prepared)
         outcome = result.outcomes[0]
-        return outcome.snippet, outcome.error
-
-    def _inputs(
-        self, conn: Connection, agent: RegisteredAgent, batch: Sequence[SweepUser], now: datetime
-    ) -> list[AgentInput]:
-        found = read_signals(conn, [u.user_id for u in batch], agent.manifest.reads)
-        return [
-            agent_input(
-                agent,
-                UserView(u.user_id, u.timezone, u.preferences),
-                now,
-                found.get(u.user_id, []),
-            )
-            for u in batch
-            if u.timezone is not None
-        ]
+        return Preview(outcome.snippet, outcome.error, outcome.state, prepared)
 
     def _sweep_batch(
         self, agent: RegisteredAgent, batch: list[SweepUser], now: datetime, report: SweepReport
@@ -176,37 +180,47 @@ class Sweeper:
             if user.timezone is None:
                 report.failed(user.user_id, user.unknown_zone)
         with self._engine.connect() as conn:
-            inputs = self._inputs(conn, agent, allowed, now)
-        result = run_batch(agent.id, agent.impl, inputs, timeout_s=_seconds(agent))
+            inputs = read_batch_inputs(conn, agent, allowed, now)
+        for user_id, reason in inputs.failures:
+            report.failed(user_id, reason)
+        result = run_batch(
+            agent.id,
+            agent.impl,
+            [p.input for p in inputs.prepared],
+            timeout_s=_seconds(agent),
+            state_max_bytes=agent.manifest.state.max_bytes,
+        )
         if result.timed_out_user is not None:
             report.status = "timeout"
             report.failed(result.timed_out_user, f"timed out after {_seconds(agent)}s")
-        self._store(agent, result, refused, now, report)
+        self._store(agent, result, inputs.by_user(), refused, now, report)
 
     def _store(
         self,
         agent: RegisteredAgent,
         result: BatchResult,
+        prepared: dict[str, Prepared],
         refused: list[str],
         now: datetime,
         report: SweepReport,
     ) -> None:
         expires = now + agent.manifest.ttl
-        rows: list[dict[str, Any]] = []
-        silent = list(refused)
+        batch = OutputBatch(agent.id, agent.version, now, silent=list(refused))
         for outcome in result.outcomes:
             if outcome.error is not None:
                 report.failed(outcome.user_id, outcome.error)
-            elif outcome.snippet is None:
+                continue
+            run = prepared[outcome.user_id]
+            batch.add_run(outcome.user_id, outcome.state, run.inferred)
+            if outcome.snippet is None:
                 report.empty += 1
-                silent.append(outcome.user_id)
+                batch.silent.append(outcome.user_id)
             else:
-                rows.append(output_row(agent, outcome.user_id, outcome.snippet, now, expires))
-        write_outputs(
-            self._engine, rows, agent_id=agent.id, agent_version=agent.version, silent=silent,
-            now=now,
-        )  # fmt: skip
-        report.outputs += len(rows)
+                batch.rows.append(
+                    output_row(agent, outcome.user_id, outcome.snippet, now, expires, run.sources)
+                )
+        write_outputs(self._engine, batch)
+        report.outputs += len(batch.rows)
 
     def _record(self, report: SweepReport) -> None:
         with self._engine.begin() as conn:

@@ -22,6 +22,7 @@ class Exclusion(StrEnum):
     SNOOZED = "snoozed"
     DISMISSED = "dismissed"
     DONE = "done"
+    ITEM_HIDDEN = "item_hidden"
 
 
 class AgentRules(Protocol):
@@ -50,6 +51,8 @@ class OutputRef:
     snippet_hash: str
     computed_at: datetime
     expires_at: datetime
+    items: tuple[str, ...] = ()
+    """The refs of the items the snippet mentions."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,20 +92,22 @@ def decide(
     outputs: Mapping[str, OutputRef],
     suppressions: Sequence[Suppression],
     now: datetime,
+    hidden_items: frozenset[str] = frozenset(),
 ) -> list[Decision]:
     """Decide every agent, in the given order, naming the first rule that excludes it.
 
     The rules, in order: disabled; a consent not granted (all missing keys named);
     silenced by the active context; no stored output; output of another version than
     the manifest's; output expired (its expiry or computed_at + the manifest's ttl,
-    whichever is earlier); snoozed; dismissed or done for this very snippet (a new
-    snippet from the agent is served again).
+    whichever is earlier); it mentions an item the user finished, dismissed or snoozed
+    (``hidden_items``: the agent's next run leaves it out); snoozed; dismissed or done
+    for this very snippet (a new snippet from the agent is served again).
     """
     decisions = []
     for agent in agents:
         admitted = tuple(key for key in agent.consents if key in granted)
         reason = _before_output(agent, granted, active_context) or _after_output(
-            agent, outputs.get(agent.id), suppressions, now
+            agent, outputs.get(agent.id), suppressions, now, hidden_items
         )
         decisions.append(
             Decision(
@@ -139,6 +144,7 @@ def _after_output(
     output: OutputRef | None,
     suppressions: Sequence[Suppression],
     now: datetime,
+    hidden_items: frozenset[str] = frozenset(),
 ) -> _Reason | None:
     if output is None:
         return Exclusion.NO_OUTPUT, "no stored output"
@@ -150,6 +156,9 @@ def _after_output(
     expires_at = min(output.expires_at, output.computed_at + agent.ttl)
     if expires_at <= now:
         return Exclusion.EXPIRED, f"output expired at {expires_at.isoformat()}"
+    hidden = [ref for ref in output.items if ref in hidden_items]
+    if hidden:
+        return Exclusion.ITEM_HIDDEN, f"mentions {hidden[0]}, which you finished or hid"
     active = [
         item
         for item in suppressions

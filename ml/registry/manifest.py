@@ -22,6 +22,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
+from ml.agents.base import STATE_MAX_BYTES
+from ml.agents.inference import get_inferrer
 from ml.registry.durations import format_duration
 from ml.registry.fields import (
     AgentId,
@@ -35,12 +37,14 @@ from ml.registry.fields import (
 )
 from ml.registry.params import ParamSpec
 
-__all__ = ["TEMPLATE_MAX_BYTES", "Manifest", "ParamSpec", "Schedule"]
+__all__ = ["TEMPLATE_MAX_BYTES", "Manifest", "ParamSpec", "Schedule", "StateSpec"]
 
 TEMPLATE_MAX_BYTES = 8 * 1024
 MIN_EVERY = timedelta(minutes=1)
 MIN_TIMEOUT = timedelta(milliseconds=100)
 MAX_TIMEOUT = timedelta(seconds=60)
+MAX_STATE_BYTES = 64 * 1024
+DEFAULT_DISMISS_FOR = timedelta(days=7)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -83,6 +87,15 @@ class Schedule(BaseModel):
         return value
 
 
+class StateSpec(BaseModel):
+    """How much per-user state the agent may keep, and whether a version bump resets it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_bytes: StrictInt = Field(STATE_MAX_BYTES, ge=1, le=MAX_STATE_BYTES)
+    keep_across_versions: StrictBool = False
+
+
 class Manifest(BaseModel):
     """One agent's declaration, read from manifests/<id>.yaml."""
 
@@ -123,6 +136,37 @@ class Manifest(BaseModel):
     params: Mapping[ParamName, ParamSpec] = Field(
         default_factory=dict, json_schema_extra={"additionalProperties": False}
     )
+    dismiss_for: Duration = Field(
+        DEFAULT_DISMISS_FOR, description="How long a dismissed item stays hidden (1m to 365d)."
+    )
+    state: StateSpec = Field(default_factory=StateSpec)
+
+    @field_validator("params")
+    @classmethod
+    def _inferrers_read_what_the_agent_reads(
+        cls, value: Mapping[str, ParamSpec], info: ValidationInfo
+    ) -> Mapping[str, ParamSpec]:
+        # An inferrer sees only the signals the agent reads, under the agent's consents.
+        reads = set(info.data.get("reads", ()))
+        for name, spec in value.items():
+            inferrer = get_inferrer(spec.infer) if spec.infer else None
+            missing = [kind for kind in inferrer.reads if kind not in reads] if inferrer else []
+            if missing:
+                raise author_error(
+                    "inferrer",
+                    f"param {name} infers {spec.infer} from {', '.join(missing)}; "
+                    f"add {', '.join(missing)} to reads",
+                )
+        return value
+
+    @field_validator("dismiss_for")
+    @classmethod
+    def _dismiss_in_range(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=1) <= value <= timedelta(days=365):
+            raise author_error(
+                "dismiss_for", f"{format_duration(value)} is outside the allowed range 1m..365d"
+            )
+        return value
 
     @model_validator(mode="wrap")
     @classmethod

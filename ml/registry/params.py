@@ -16,6 +16,7 @@ from pydantic import (
     field_validator,
 )
 
+from ml.agents.inference import get_inferrer, inferrer_names
 from ml.registry.fields import author_error, shown
 
 ParamType = Literal["int", "float", "str", "bool"]
@@ -100,6 +101,29 @@ class ParamSpec(BaseModel):
     choices: Annotated[tuple[ParamValue, ...], Field(min_length=1)] | None = None
     default: ParamValue
     description: Annotated[str, Field(max_length=200)] | None = None
+    infer: Annotated[str, Field(max_length=64)] | None = Field(
+        None, description="An inferrer that works the value out from the user's signals."
+    )
+    min_confidence: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None, description="Below this confidence the inferred value is not used."
+    )
+
+    @field_validator("infer")
+    @classmethod
+    def _known_inferrer(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        inferrer = get_inferrer(value)
+        if inferrer is None:
+            known = ", ".join(inferrer_names())
+            raise author_error("inferrer", f'"{value}" is not a known inferrer (known: {known})')
+        param_type = info.data.get("type")
+        if param_type is not None and inferrer.type != param_type:
+            raise author_error(
+                "inferrer",
+                f"{value} infers {_a(inferrer.type)} but this param is {_a(param_type)}",
+            )
+        return value
 
     @field_validator("min", "max")
     @classmethod
@@ -156,3 +180,7 @@ class ParamSpec(BaseModel):
             maximum=self.max,
             choices=self.choices,
         )
+
+
+def _a(param_type: str) -> str:
+    return f"an {param_type}" if param_type == "int" else f"a {param_type}"

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ml.precompute.sweep import Preview
 from nudge.cli.terminal import boot, err, load_settings, out
 
 agents_app = typer.Typer(no_args_is_help=True, help="Inspect, validate and try agents.")
@@ -74,21 +75,37 @@ def agents_dry_run(
 
     nudge = boot(load_settings(embedded_llm=False))
     try:
-        snippet, error = nudge.sweeper.preview(agent_id, user)
+        preview = nudge.sweeper.preview(agent_id, user)
     except NotFound as exc:
         err.print(f"[red]{escape(exc.message)}[/red]")
         raise typer.Exit(1) from None
     finally:
         nudge.stop()
-    if error is not None:
-        err.print(f"[red]the agent failed:[/red] {escape(error)}")
+    if preview.error is not None:
+        err.print(f"[red]the agent failed:[/red] {escape(preview.error)}")
         raise typer.Exit(1)
+    print_preview(agent_id, user, preview)
+
+
+def print_preview(agent_id: str, user: str, preview: Preview) -> None:
+    """Print a dry run: the snippet and its items, the params and their sources, the state."""
+    snippet, prepared = preview.snippet, preview.prepared
+
+    def block(title: str, value: object) -> None:
+        text = json.dumps(value, indent=2, sort_keys=True, default=str)
+        out.print(f"[bold]{title}[/bold]\n{escape(text)}")
+
     if snippet is None:
         out.print(f"{agent_id} has nothing to say for {user} right now (no snippet).")
-        return
-    out.print(f"[bold]snippet[/bold]\n{escape(snippet.text)}")
-    if snippet.suggestion:
-        out.print(f"[bold]suggestion[/bold]\n{escape(snippet.suggestion)}")
-    out.print(
-        f"[bold]facts[/bold]\n{escape(json.dumps(dict(snippet.facts), indent=2, sort_keys=True))}"
-    )
+    else:
+        out.print(f"[bold]snippet[/bold]\n{escape(snippet.text)}")
+        if snippet.suggestion:
+            out.print(f"[bold]suggestion[/bold]\n{escape(snippet.suggestion)}")
+        if snippet.items:
+            block("items", [{"ref": i.ref, "label": i.label} for i in snippet.items])
+        block("facts", dict(snippet.facts))
+    if prepared is not None:
+        block("params", prepared.sources)
+        block("state before", dict(prepared.input.state))
+    if preview.state is not None:
+        block("state after", preview.state)

@@ -16,6 +16,7 @@ from nudge.cli.admin_commands import (
     token,
 )
 from nudge.cli.agent_commands import agents_app
+from nudge.cli.learning_commands import eval_policy, simulate
 from nudge.cli.process_commands import api, llm_serve, run, scheduler, worker
 from nudge.cli.prompt_commands import prompts_app
 from nudge.cli.tip_commands import eval_command, explain, replay
@@ -31,7 +32,13 @@ app.add_typer(agents_app, name="agents")
 app.add_typer(prompts_app, name="prompts")
 app.command()(explain)
 app.command()(replay)
-app.command("eval")(eval_command)
+eval_app = typer.Typer(
+    invoke_without_command=True, help="Evaluate tips (scenarios) or a policy (logged tips)."
+)
+eval_app.callback()(eval_command)
+eval_app.command("policy")(eval_policy)
+app.add_typer(eval_app, name="eval")
+app.command()(simulate)
 app.command()(run)
 app.command()(api)
 app.command()(scheduler)

@@ -207,6 +207,7 @@ def _replay_table(tip: StoredTip, new: Rerun) -> Table:
 
 
 def eval_command(
+    ctx: typer.Context,
     prompt_version: Annotated[
         str | None,
         typer.Option(help='prompt version ("3") or "@alias"; default: the served alias'),
@@ -221,7 +222,11 @@ def eval_command(
     ] = None,
     judge: Annotated[bool, typer.Option(help="score tips with the `judge` alias")] = True,
 ) -> None:
-    """Run the evaluation scenarios through the real orchestrator; log the run to MLflow."""
+    """Run the evaluation scenarios through the real orchestrator; log the run to MLflow.
+
+    `nudge eval policy` estimates a policy's acceptance from the logged tips instead."""
+    if ctx.invoked_subcommand is not None:
+        return
     from ml.evaluation.command import evaluate
 
     code = evaluate(

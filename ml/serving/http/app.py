@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 
 from ml.registry.registry import Registry
-from ml.serving.http.auth import Authenticator, caller_dependency
+from ml.serving.http.auth import Authenticator, Caller, caller_dependency
 from ml.serving.http.error_responses import BodyLimit, ErrorResponse, install_error_handlers
 from ml.serving.http.observability import Metrics, RequestContext
 from ml.serving.http.ratelimit import TipRateLimit
@@ -25,9 +26,12 @@ from ml.serving.http.routes import (
 )
 from ml.serving.http.routes.health_routes import ReadinessCheck
 from ml.serving.prompts.experiments import Experiments
+from ml.serving.tip.learning import learned_view
 from ml.serving.tip.orchestrator import Orchestrator
+from ml.serving.tip.policy import PolicyConfig
 from ml.serving.tip.tip_store import TipStore
 from nudge_infra.clock import Clock
+from nudge_profile.insights import Insights
 from nudge_profile.signals import SignalStore
 from nudge_profile.store import ProfileStore
 
@@ -52,6 +56,8 @@ class Services:
     auth: Authenticator
     tip_rate: TipRateLimit
     experiments: Experiments
+    insights: Insights
+    policy_config: PolicyConfig
 
 
 def create_app(
@@ -86,11 +92,7 @@ def create_app(
     app.add_middleware(RequestContext, metrics=metrics)  # outermost: sees every response
     caller = caller_dependency(services.auth)
     app.include_router(health_routes.make_router(services.readiness, metrics))
-    app.include_router(
-        profile_routes.make_router(
-            services.profiles, lambda key: services.registry().agents_requiring(key), caller
-        )
-    )
+    app.include_router(_profile_router(services, caller))
     app.include_router(signal_routes.make_router(services.signals, caller, services.on_signals))
     app.include_router(
         tip_routes.make_router(
@@ -106,8 +108,26 @@ def create_app(
     app.include_router(privacy_routes.make_router(services.engine, services.clock, caller))
     app.include_router(
         agent_routes.make_router(
-            services.registry, services.reload_registry, services.engine, caller
+            services.registry,
+            services.reload_registry,
+            services.engine,
+            caller,
+            services.insights.population,
         )
     )
     app.include_router(experiment_routes.make_router(services.experiments, services.engine, caller))
     return app
+
+
+def _profile_router(services: Services, caller: Callable[..., Caller]) -> APIRouter:
+    def learned(user_id: str) -> dict[str, dict[str, Any]]:
+        user, population = services.insights.learned(user_id)
+        return learned_view(user, population, services.registry(), services.policy_config)
+
+    return profile_routes.make_router(
+        services.profiles,
+        lambda key: services.registry().agents_requiring(key),
+        caller,
+        services.insights,
+        learned,
+    )

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+
+class TipItemOut(BaseModel):
+    agent_id: str
+    ref: str = Field(description="stable id of the item, e.g. task:task-1")
+    label: str
 
 
 class TipOut(BaseModel):
@@ -13,6 +19,10 @@ class TipOut(BaseModel):
     text: str
     rationale: str
     agents: list[str] = Field(description="ids of the agents whose snippets the tip is based on")
+    items: list[TipItemOut] = Field(
+        default_factory=list,
+        description="what the tip is about; done closes them, dismiss and snooze hide them",
+    )
     fallback: bool = Field(description="true when the tip was written without the LLM")
     cached: bool = Field(
         description="true when the previous tip was served again without an LLM call"
@@ -25,6 +35,11 @@ class FeedbackIn(BaseModel):
     reaction: Literal["done", "snooze", "dismiss"]
     snooze_until: datetime | None = Field(
         default=None, description="required for snooze; an aware time in the future"
+    )
+    items: list[Annotated[str, StringConstraints(min_length=1, max_length=272)]] | None = Field(
+        default=None,
+        max_length=20,
+        description="the refs of some of the tip's items to react to (default: all of them)",
     )
 
 
@@ -41,6 +56,17 @@ class SignalsAccepted(BaseModel):
     stored: int
 
 
+class ReactionsOut(BaseModel):
+    served: int = Field(description="tips served that were about this agent, over all users")
+    done: int
+    dismissed: int
+    snoozed: int
+    ignored: int = Field(description="served and not answered within the answer window")
+    rates: dict[str, float | None] = Field(
+        description="each reaction's share of the tips served; null before any was served"
+    )
+
+
 class AgentOut(BaseModel):
     id: str
     version: int
@@ -53,6 +79,7 @@ class AgentOut(BaseModel):
     manifest: dict[str, Any]
     last_sweep: dict[str, Any] | None
     outputs: int
+    reactions: ReactionsOut
 
 
 class LoadErrorOut(BaseModel):
@@ -86,6 +113,10 @@ class UserExport(BaseModel):
     tips: Rows = Field(description="with their provenance")
     tip_feedback: Rows
     suppressions: Rows
+    item_marks: Rows = Field(description="items the user finished, dismissed or snoozed")
+    agent_state: Rows = Field(description="what each agent keeps between its runs")
+    inferred_params: Rows = Field(description="values inferred from the user's signals")
+    agent_credit: Rows = Field(description="how the user answered each agent's tips")
     events: Rows = Field(description="events about this user not yet pruned from the outbox")
 
 

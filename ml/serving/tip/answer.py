@@ -65,10 +65,20 @@ class Answer:
     agents: tuple[str, ...]
     rationale: str
     cited_by_model: tuple[str, ...] = ()
+    items_named: tuple[str, ...] = ()
+    """The item refs the model said it used (checked against the tip's text later)."""
 
 
-def answer_schema(eligible: Sequence[str]) -> dict[str, Any]:
-    """Bound every field so that even a tiny model cannot ramble or invent an agent."""
+def answer_schema(eligible: Sequence[str], item_refs: Sequence[str] = ()) -> dict[str, Any]:
+    """Bound every field so that even a tiny model cannot ramble or invent an agent or an
+    item; naming the items is optional."""
+    items: dict[str, Any] = {}
+    if item_refs:
+        items["items"] = {
+            "type": "array",
+            "items": {"type": "string", "enum": list(dict.fromkeys(item_refs))},
+            "maxItems": 3,
+        }
     return {
         "type": "object",
         "properties": {
@@ -80,6 +90,7 @@ def answer_schema(eligible: Sequence[str]) -> dict[str, Any]:
                 "maxItems": min(MAX_CITED, len(eligible)),
             },
             "rationale": {"type": "string", "minLength": 1, "maxLength": RATIONALE_MAX},
+            **items,
         },
         "required": ["tip", "agents", "rationale"],
         "additionalProperties": False,
@@ -188,4 +199,9 @@ def parse_answer(
     if not rationale or is_degenerate(rationale) or not content_words(rationale) & cited_words:
         # The tip stands on its own; an invented or looping reason is replaced, not served.
         rationale = "Based on " + ", ".join(grounded) + "."
-    return Answer(tip, grounded, rationale, cited_by_model=cited)
+    return Answer(tip, grounded, rationale, cited_by_model=cited, items_named=_named(data))
+
+
+def _named(data: Mapping[str, Any]) -> tuple[str, ...]:
+    named = data.get("items")
+    return tuple(i for i in named if isinstance(i, str))[:3] if isinstance(named, list) else ()

@@ -8,6 +8,8 @@ from typing import Any
 
 from ml.registry.registry import Registry
 from ml.serving.tip.explanation import CitedAgentOut, ExplainOut, UnusedAgentOut
+from ml.serving.tip.learning import explain_credit
+from ml.serving.tip.policy import Credit
 from ml.serving.tip.tip_store import StoredTip
 
 _MAX_CLAUSES = 3
@@ -29,6 +31,7 @@ def explain(tip: StoredTip, feedback: list[dict[str, Any]], registry: Registry) 
         rationale=tip.rationale,
         because=because(cited, fallback_reason=tip.fallback_reason),
         agents=tip.agents,
+        items=tip.items,
         cited=cited,
         not_used=unused,
         context=context,
@@ -59,9 +62,34 @@ def _cited(provenance: Mapping[str, Any], names: Mapping[str, str]) -> list[Cite
             snippet=c.get("snippet", ""),
             because=c.get("because"),
             consents=c.get("consents", []),
+            why_chosen=why_chosen(provenance, c["agent_id"], names),
         )
         for c in provenance.get("cited", [])
     ]
+
+
+def why_chosen(
+    provenance: Mapping[str, Any], agent_id: str, names: Mapping[str, str]
+) -> str | None:
+    """Why the policy ranked the agent where it did, from the counts it saw."""
+    policy = provenance.get("policy") or {}
+    order = policy.get("order", [])
+    found = [c for c in policy.get("candidates", []) if c.get("agent_id") == agent_id]
+    if not found or agent_id not in order:
+        return None  # a tip made before the policy existed
+    rank = order.index(agent_id)
+    place = "ranked first" if rank == 0 else f"ranked {rank + 1} of {len(order)}"
+    if policy.get("name") == "static":
+        return f"{place} by its priority"
+    try:
+        mine = explain_credit(names.get(agent_id, agent_id), Credit.from_dict(found[0]["user"]))
+    except (KeyError, TypeError, ValueError):
+        mine = None
+    return (
+        f"{place}: {mine}"
+        if mine
+        else f"{place}: no answers of yours yet, so by what works for everyone"
+    )
 
 
 def _not_used(
@@ -86,8 +114,14 @@ def _not_used(
         UnusedAgentOut(
             agent_id=e["agent_id"],
             name=names.get(e["agent_id"], e["agent_id"]),
-            reason="not_cited",
-            why="eligible and in the prompt, but the tip is not based on it",
+            reason="not_cited" if e.get("in_prompt", True) else "not_chosen",
+            why=(
+                "eligible and in the prompt, but the tip is not based on it"
+                if e.get("in_prompt", True)
+                else "eligible, but the policy left it out of the prompt ("
+                + (why_chosen(provenance, e["agent_id"], names) or "ranked lower")
+                + ")"
+            ),
         )
         for e in provenance.get("eligible", [])
         if e["agent_id"] not in cited_ids

@@ -16,6 +16,9 @@ class CitedAgentOut(BaseModel):
     snippet: str = Field(description="the text the model was given, as data")
     because: str | None = Field(description="the agent's own reason, a clause after 'Because'")
     consents: list[str] = Field(description="the consent keys that admitted it")
+    why_chosen: str | None = Field(
+        default=None, description="why the policy put it into the prompt, in plain words"
+    )
 
 
 class UnusedAgentOut(BaseModel):
@@ -23,8 +26,8 @@ class UnusedAgentOut(BaseModel):
     name: str
     reason: str = Field(
         description="missing_consent, silenced_by_context, disabled, no_output, old_version, "
-        "expired, snoozed, dismissed, done, or not_cited (eligible, but the tip is not based "
-        "on it)"
+        "expired, snoozed, dismissed, done, item_hidden, not_chosen (eligible, but the policy "
+        "left it out of the prompt) or not_cited (in the prompt, but the tip is not based on it)"
     )
     why: str = Field(description="the reason in plain words")
     missing_consents: list[str] = Field(default_factory=list)
@@ -40,6 +43,7 @@ class ExplainOut(BaseModel):
     rationale: str
     because: str = Field(description="one plain sentence a person can read")
     agents: list[str]
+    items: list[dict[str, str]] = Field(description="what the tip is about: agent_id, ref, label")
     cited: list[CitedAgentOut]
     not_used: list[UnusedAgentOut]
     context: str | None = Field(description="the active context when the tip was made")

@@ -19,7 +19,8 @@ class FallbackSource:
 
 
 def fallback_tip(ranked: Sequence[FallbackSource], reason: str) -> Answer:
-    """Serve the highest-priority snippet's own suggestion (or its first line)."""
+    """Serve the suggestion (or first line) of the snippet the policy ranked first; it is
+    about that snippet's first item."""
     if not ranked:
         return Answer(
             NOTHING_TO_SAY,
@@ -32,6 +33,6 @@ def fallback_tip(ranked: Sequence[FallbackSource], reason: str) -> Answer:
         text = text[: TIP_MAX - 1] + "…"
     rationale = (
         f"Written without the language model ({reason}), "
-        f"from {top.agent_name}, the highest-priority agent."
+        f"from {top.agent_name}, the agent ranked first for you."
     )
     return Answer(text, (top.agent_id,), rationale)

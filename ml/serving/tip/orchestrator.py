@@ -7,20 +7,23 @@ import logging
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import anyio
 
 from ml.registry.registry import Registry
 from ml.serving.llm.port import LLMClient, LLMError, LLMRequest, LLMResponse, Message
-from ml.serving.tip.answer import Answer, InvalidAnswer, answer_schema, parse_answer
+from ml.serving.tip.answer import InvalidAnswer
 from ml.serving.tip.fallback import FallbackSource, fallback_tip
+from ml.serving.tip.llm_request import GenerationConfig, read_answer, resolved_model, tip_request
 from ml.serving.tip.plan import Plan, make_plan
-from ml.serving.tip.prompt import Arm, AssembledPrompt, PromptTemplate
+from ml.serving.tip.policy import Policy, ThompsonPolicy
+from ml.serving.tip.prompt import Arm, PromptTemplate
 from ml.serving.tip.provenance import Generation, provenance_record
+from ml.serving.tip.tip_items import tip_items
 from ml.serving.tip.tip_store import (
     StoredTip,
     TipHead,
@@ -33,54 +36,6 @@ log = logging.getLogger(__name__)
 # A tip that fell back because the LLM failed is reused only for a while: after
 # ``GenerationConfig.retry_failed_after`` the next request asks the model again.
 _RETRYABLE = frozenset({"llm_timeout", "llm_unreachable", "llm_error", "invalid_answer"})
-
-
-@dataclass(frozen=True, slots=True)
-class GenerationConfig:
-    alias: str = "tip-generator"
-    timeout_s: float = 10.0
-    retries: int = 1
-    max_tokens: int = 280
-    temperature: float = 0.2
-    retry_failed_after: timedelta = timedelta(minutes=2)
-    """How long a fallback caused by the LLM is served again before the LLM is retried.
-    Retrying on every poll turned a slow or failing model into a queue of doomed calls."""
-
-
-def tip_request(
-    prompt: AssembledPrompt, eligible_ids: list[str], *, alias: str, config: GenerationConfig
-) -> LLMRequest:
-    """The LLM request for a tip: the answer's JSON schema allows only the eligible agents."""
-    return LLMRequest(
-        alias=alias,
-        messages=prompt.messages,
-        json_schema=answer_schema(eligible_ids),
-        schema_name="tip",
-        max_tokens=config.max_tokens,
-        temperature=config.temperature,
-        timeout_s=config.timeout_s,
-        retries=config.retries,
-    )
-
-
-def read_answer(content: str, snippets: Mapping[str, str], prompt: AssembledPrompt) -> Answer:
-    """Validate the model's answer against the eligible snippets; a tip that repeats the
-    prompt's system text, or has a time or number the user message lacks, is refused.
-    Raises InvalidAnswer."""
-    return parse_answer(
-        content,
-        snippets,
-        forbidden=[prompt.messages[0].content[:60]],
-        shown=prompt.messages[-1].content,
-    )
-
-
-def resolved_model(llm: LLMClient, alias: str) -> str:
-    """The model behind ``alias``, or "unresolved" when the LLM config does not know it."""
-    try:
-        return llm.resolve(alias)
-    except LLMError:
-        return "unresolved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +57,11 @@ class Orchestrator:
         clock: Clock,
         config: GenerationConfig,
         arm: Callable[[str], Arm] | None = None,
+        policy: Policy | None = None,
     ) -> None:
         """``arm`` picks a user's prompt and model (A/B experiments); by default every user
-        gets ``prompt()`` and the configured alias."""
+        gets ``prompt()`` and the configured alias. ``policy`` chooses the snippets that go
+        into the prompt (Thompson sampling by default)."""
         self._tips = tips
         self._registry = registry
         self._llm = llm
@@ -112,6 +69,7 @@ class Orchestrator:
         self._clock = clock
         self._config = config
         self._arm = arm or (lambda _user: Arm(self._prompt(), self._config.alias))
+        self._policy: Policy = policy or ThompsonPolicy()
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @property
@@ -121,6 +79,10 @@ class Orchestrator:
     @property
     def config(self) -> GenerationConfig:
         return self._config
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
 
     async def warm_up(self, *, slots: int = 2) -> bool:
         """Have the model read the fixed system prompt once per server slot, at start.
@@ -187,19 +149,25 @@ class Orchestrator:
             FallbackSource(
                 o.agent_id, registry.agents[o.agent_id].manifest.name, o.snippet, o.suggestion
             )
-            for o in plan.eligible
+            for o in plan.chosen
         ]
-        if not plan.eligible:
+        if not plan.chosen:
             answer = fallback_tip(ranked, "no_eligible_agents")
             return Generation(answer, "no_eligible_agents", None, None, 0.0)
         started = time.perf_counter()
-        eligible_ids = [o.agent_id for o in plan.eligible]
-        response, reason, error = await self._generate(plan.prompt, eligible_ids, plan.arm.alias)
+        request = tip_request(
+            plan.prompt,
+            [o.agent_id for o in plan.chosen],
+            alias=plan.arm.alias,
+            config=self._config,
+            item_refs=[i.ref for o in plan.chosen for i in o.items],
+        )
+        response, reason, error = await self._generate(request)
         llm_ms = (time.perf_counter() - started) * 1000
         if response is not None:
             try:
                 answer = read_answer(
-                    response.content, {o.agent_id: o.snippet for o in plan.eligible}, plan.prompt
+                    response.content, {o.agent_id: o.snippet for o in plan.chosen}, plan.prompt
                 )
                 return Generation(answer, None, None, response, llm_ms)
             except InvalidAnswer as exc:
@@ -211,15 +179,13 @@ class Orchestrator:
         """Read and decide everything a tip needs before the LLM is called (no LLM call)."""
         now = self._clock() if now is None else now
         registry, arm = self._registry(), self._arm(user_id)
-        return make_plan(
-            self._tips.engine, registry, user_id, arm, now, resolved_model(self._llm, arm.alias)
-        )
+        model = resolved_model(self._llm, arm.alias)
+        return make_plan(self._tips.engine, registry, user_id, arm, now, model, self._policy)
 
     async def _generate(
-        self, prompt: AssembledPrompt, eligible_ids: list[str], alias: str
+        self, request: LLMRequest
     ) -> tuple[LLMResponse | None, str | None, str | None]:
         cfg = self._config
-        request = tip_request(prompt, eligible_ids, alias=alias, config=cfg)
         try:
             # The adapter enforces its own deadline; this one bounds the request regardless.
             response = await asyncio.wait_for(self._llm.complete(request), cfg.timeout_s + 2)
@@ -246,17 +212,13 @@ class Orchestrator:
         """Build the tip and the row that stores it with its provenance."""
         response, reason, arm = generation.response, generation.fallback_reason, plan.arm
         resolved = response.resolved_model if response else resolved_model(self._llm, arm.alias)
+        answer = generation.answer
+        items = tip_items(answer.tip, answer.agents, plan.chosen, answer.items_named)
         provenance = provenance_record(
-            generation=generation,
-            eligible=plan.eligible,
-            decisions=plan.decisions,
-            profile=plan.profile,
-            now=plan.now,
-            prompt=plan.prompt,
-            template=arm.prompt,
-            alias=arm.alias,
+            plan,
+            generation,
+            items,
             resolved_model=resolved,
-            experiment=(arm.experiment, arm.variant) if arm.experiment and arm.variant else None,
             registry_fingerprint=registry.fingerprint,
             assembly_ms=assembly_ms,
             total_ms=total_ms,
@@ -266,7 +228,8 @@ class Orchestrator:
             user_id=plan.profile.user_id,
             text=generation.answer.tip,
             rationale=generation.answer.rationale,
-            agents=list(generation.answer.agents),
+            agents=list(answer.agents),
+            items=[i.to_dict() for i in items],
             fallback=reason is not None,
             fallback_reason=reason,
             fingerprint=plan.fingerprint,

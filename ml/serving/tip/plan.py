@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import astuple, dataclass
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import Engine
 
-from ml.registry.eligibility import Decision, candidates, decide
+from ml.registry.eligibility import Decision, decide
+from ml.registry.eligibility import candidates as consented
 from ml.registry.registry import Registry
+from ml.serving.tip.policy import Candidate, Choice, Policy
 from ml.serving.tip.prompt import Arm, AssembledPrompt, PromptSnippet, assemble
-from ml.serving.tip.tip_store import (
-    StoredOutput,
-    TipHead,
-    read_last_tip,
-    read_outputs,
-    read_suppressions,
-)
+from ml.serving.tip.tip_context import StoredOutput, read_outputs, read_suppressions
+from ml.serving.tip.tip_store import TipHead, read_last_tip
 from nudge_infra.storage.driver import Reader
 from nudge_profile.model import Profile
 from nudge_profile.store import read_profile
@@ -30,6 +29,11 @@ class Plan:
     profile: Profile
     decisions: list[Decision]
     eligible: list[StoredOutput]
+    """Every eligible output, in the policy's order."""
+    chosen: list[StoredOutput]
+    """The outputs the policy put into the prompt (the first ``top_k`` of ``eligible``)."""
+    choice: Choice
+    candidates: list[Candidate]
     prompt: AssembledPrompt
     fingerprint: str
     last_tip: TipHead | None
@@ -40,17 +44,23 @@ class Plan:
 
 
 def make_plan(
-    engine: Engine, registry: Registry, user_id: str, arm: Arm, now: datetime, model: str
+    engine: Engine,
+    registry: Registry,
+    user_id: str,
+    arm: Arm,
+    now: datetime,
+    model: str,
+    policy: Policy,
 ) -> Plan:
-    """One round trip of reads, then eligibility and the prompt; ``model`` is the model
-    behind ``arm.alias`` (part of the cache key)."""
+    """One round trip of reads, then eligibility, the policy's choice and the prompt;
+    ``model`` is the model behind ``arm.alias`` (part of the cache key)."""
     with Reader(engine) as reader:
         profile = read_profile(reader, user_id)
         context = profile.context_at(now)
         agents = list(registry.agents.values())
-        wanted = candidates(agents, granted=profile.granted, active_context=context)
+        wanted = consented(agents, granted=profile.granted, active_context=context)
         outputs = read_outputs(reader, user_id, wanted)
-        suppressed = read_suppressions(reader, user_id, now)
+        suppressed, hidden_items = read_suppressions(reader, user_id, now)
         last, feedback_since = read_last_tip(reader, user_id)
     decisions = decide(
         agents,
@@ -59,40 +69,54 @@ def make_plan(
         outputs={k: o.ref() for k, o in outputs.items()},
         suppressions=suppressed,
         now=now,
+        hidden_items=hidden_items,
     )
-    eligible = sorted(
-        (outputs[d.agent_id] for d in decisions if d.eligible),
-        key=lambda o: (-registry.agents[o.agent_id].priority, o.agent_id),
-    )
+    # Eligibility is settled before the policy runs: the policy only orders what it may show.
+    allowed = {d.agent_id: outputs[d.agent_id] for d in decisions if d.eligible}
+    candidates = [
+        Candidate(o.agent_id, registry.agents[o.agent_id].priority, o.credit, o.population)
+        for o in allowed.values()
+    ]
+    choice = policy.choose(candidates, context_rng(user_id, allowed.values()))
+    eligible, chosen = [allowed[a] for a in choice.order], [allowed[a] for a in choice.chosen]
     prompt = assemble(
         arm.prompt,
         now=now,
         timezone=profile.timezone,
         preferences=profile.preferences,
         context=context,
-        snippets=[PromptSnippet(o.agent_id, o.snippet) for o in eligible],
+        snippets=[PromptSnippet(o.agent_id, o.snippet) for o in chosen],
     )
-    # The variant is part of the key: a tip made outside an experiment (or in another
-    # variant with the same prompt and model) is not served again as this variant's.
-    key = "\x1f".join(
-        (
-            prompt.fingerprint,
-            arm.alias,
-            model,
-            arm.experiment or "",
-            arm.variant or "",
-        )
-    )
-    fingerprint = hashlib.sha256(key.encode()).hexdigest()[:32]
     return Plan(
         profile,
         decisions,
         eligible,
+        chosen,
+        choice,
+        candidates,
         prompt,
-        fingerprint,
+        _cache_key(prompt, arm, model),
         last,
         feedback_since,
         arm,
         now,
         registry,
     )
+
+
+def _cache_key(prompt: AssembledPrompt, arm: Arm, model: str) -> str:
+    # The variant is part of the key: a tip made outside an experiment (or in another
+    # variant with the same prompt and model) is not served again as this variant's.
+    parts = (prompt.fingerprint, arm.alias, model, arm.experiment or "", arm.variant or "")
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def context_rng(user_id: str, outputs: Iterable[StoredOutput]) -> np.random.Generator:
+    """A generator seeded by what the policy sees: the same inputs draw the same order, so
+    polling does not reshuffle the prompt (and miss the tip cache); a new snippet or a new
+    reaction draws again."""
+    parts = [user_id]
+    for o in sorted(outputs, key=lambda o: o.agent_id):
+        parts += [o.agent_id, o.snippet_hash, *map(str, astuple(o.credit))]
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "big"))

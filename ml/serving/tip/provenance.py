@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from ml.registry.eligibility import Decision
 from ml.serving.llm.port import LLMResponse
 from ml.serving.tip.answer import Answer
-from ml.serving.tip.prompt import AssembledPrompt, PromptTemplate
-from ml.serving.tip.tip_store import StoredOutput
-from nudge_profile.model import Profile
+from ml.serving.tip.plan import Plan
+from ml.serving.tip.policy import policy_record
+from ml.serving.tip.tip_context import StoredOutput
+from ml.serving.tip.tip_items import TipItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,32 +27,34 @@ class Generation:
 
 
 def provenance_record(
-    *,
+    plan: Plan,
     generation: Generation,
-    eligible: Sequence[StoredOutput],
-    decisions: Sequence[Decision],
-    profile: Profile,
-    now: datetime,
-    prompt: AssembledPrompt,
-    template: PromptTemplate,
-    alias: str,
+    items: Sequence[TipItem],
+    *,
     resolved_model: str,
-    experiment: tuple[str, str] | None,
     registry_fingerprint: str,
     assembly_ms: float,
     total_ms: float,
 ) -> dict[str, Any]:
     """What the tip was made from and how: enough to explain it and to rebuild its prompt.
 
-    ``inputs`` and the eligible snippets' texts are what ``assemble`` was given; with the
+    ``inputs`` and the chosen snippets' texts are what ``assemble`` was given; with the
     prompt version they rebuild the prompt exactly (``prompt.sha256`` checks it).
+    ``policy`` holds what off-policy evaluation needs: the candidates' counts, the order,
+    the lead and its propensity.
     """
     answer, response = generation.answer, generation.response
+    profile, now, prompt, template = plan.profile, plan.now, plan.prompt, plan.arm.prompt
+    alias, arm = plan.arm.alias, plan.arm
+    experiment = (arm.experiment, arm.variant) if arm.experiment and arm.variant else None
     return {
-        "cited": _cited(answer.agents, eligible, decisions),
+        "cited": _cited(answer.agents, plan.eligible, plan.decisions),
         "cited_by_model": list(answer.cited_by_model or answer.agents),
-        "eligible": [_eligible(o) for o in eligible],
-        "excluded": [_excluded(d) for d in decisions if not d.eligible],
+        "items": [i.to_dict() for i in items],
+        "items_named_by_model": list(answer.items_named),
+        "policy": policy_record(plan.choice, plan.candidates),
+        "eligible": [_eligible(o, o in plan.chosen) for o in plan.eligible],
+        "excluded": [_excluded(d) for d in plan.decisions if not d.eligible],
         "context": profile.context_at(now),
         "inputs": {
             "now": now.isoformat(),
@@ -102,18 +104,21 @@ def _cited(
             "snippet_hash": by_id[a].snippet_hash,
             "snippet": by_id[a].snippet,
             "because": by_id[a].because,
+            "params": by_id[a].params,
         }
         for a in agents
     ]
 
 
-def _eligible(output: StoredOutput) -> dict[str, Any]:
+def _eligible(output: StoredOutput, in_prompt: bool) -> dict[str, Any]:
     return {
         "agent_id": output.agent_id,
         "agent_version": output.agent_version,
         "snippet_hash": output.snippet_hash,
         "computed_at": output.computed_at.isoformat(),
         "snippet": output.snippet,
+        "in_prompt": in_prompt,
+        "items": [i.ref for i in output.items],
     }
 
 

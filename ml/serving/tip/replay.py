@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ml.serving.llm.port import LLMClient, LLMError
 from ml.serving.tip.answer import Answer, InvalidAnswer
-from ml.serving.tip.orchestrator import GenerationConfig, read_answer, resolved_model, tip_request
+from ml.serving.tip.llm_request import GenerationConfig, read_answer, resolved_model, tip_request
 from ml.serving.tip.prompt import AssembledPrompt, PromptSnippet, PromptTemplate, assemble
 from ml.serving.tip.tip_store import StoredTip
 
@@ -24,6 +24,8 @@ class Rebuilt:
     snippets: dict[str, str]
     identical: bool
     """True when the text matches the recorded prompt's SHA-256 exactly."""
+    item_refs: list[str] = field(default_factory=list)
+    """The refs the answer schema offered the model."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,10 @@ def rebuild(tip: StoredTip, template: PromptTemplate) -> Rebuilt:
         timezone = ZoneInfo(inputs["timezone"])
     except (KeyError, ValueError, ZoneInfoNotFoundError) as exc:
         raise ReplayError(f"tip {tip.tip_id}: unreadable inputs ({exc})") from None
-    snippets = {e["agent_id"]: e["snippet"] for e in eligible}
+    # Only what went into the prompt (all eligible snippets, for tips made before the
+    # policy chose among them), in the order it was given.
+    shown = [e for e in eligible if e.get("in_prompt", True)]
+    snippets = {e["agent_id"]: e["snippet"] for e in shown}
     prompt = assemble(
         template,
         now=now,
@@ -63,7 +68,8 @@ def rebuild(tip: StoredTip, template: PromptTemplate) -> Rebuilt:
     )
     recorded = p.get("prompt", {}).get("sha256")
     identical = prompt.sha256 == recorded
-    return Rebuilt(prompt, snippets, identical)
+    items = [ref for e in shown for ref in e.get("items", [])]
+    return Rebuilt(prompt, snippets, identical, items)
 
 
 async def rerun(
@@ -80,6 +86,7 @@ async def rerun(
         list(rebuilt.snippets),
         alias=alias,
         config=replace(config, temperature=0.0, retries=0),
+        item_refs=rebuilt.item_refs,
     )
     started = time.perf_counter()
     try:

@@ -1,38 +1,22 @@
-"""Reads and writes of the tip path: the context a tip needs, tips, feedback."""
+"""Tips and their feedback: the last tip (for the cache), saving, listing, reactions."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from ml.registry.eligibility import OutputRef, Suppression
-from ml.serving.tip.reactions import Reaction, write_reaction
+from ml.registry.registry import Registry
+from ml.serving.tip.reactions import Reaction, settle_ignored, write_reaction
 from nudge_infra.errors import NotFound
 from nudge_infra.events import outbox as events
 from nudge_infra.storage.driver import Reader, Statement
 from nudge_infra.storage.tables import tip_feedback, tips
+from nudge_profile.learned import add_credit
 from nudge_profile.store import require_user
-
-
-@dataclass(frozen=True, slots=True)
-class StoredOutput:
-    agent_id: str
-    agent_version: int
-    snippet: str
-    suggestion: str | None
-    because: str | None
-    snippet_hash: str
-    computed_at: datetime
-    expires_at: datetime
-
-    def ref(self) -> OutputRef:
-        return OutputRef(
-            self.agent_id, self.agent_version, self.snippet_hash, self.computed_at, self.expires_at
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +34,19 @@ class TipHead:
     created_at: datetime
     serve_count: int
     last_served_at: datetime
+    items: list[dict[str, str]]
+    """What the tip is about: [{agent_id, ref, label}]."""
 
 
 @dataclass(frozen=True, slots=True)
 class StoredTip(TipHead):
     provenance: dict[str, Any]
+
+
+def _row_fields(row: Any) -> dict[str, Any]:
+    fields = dict(row._mapping)
+    fields["items"] = fields.get("items") or []  # tips made before items existed
+    return fields
 
 
 _HEAD_COLUMNS = (
@@ -69,73 +61,21 @@ _HEAD_COLUMNS = (
     tips.c.created_at,
     tips.c.serve_count,
     tips.c.last_served_at,
+    tips.c["items"],
 )
 _TIP_COLUMNS = (*_HEAD_COLUMNS, tips.c.provenance)
 
 # The tip path's reads, on the driver's cursor (see nudge_infra.storage.driver). All outputs
 # of the user are read (at most one per agent) and filtered here: no IN list to expand.
-_OUTPUTS = Statement(
-    """
-    SELECT agent_id, agent_version, snippet, suggestion, because, snippet_hash, computed_at,
-           expires_at
-    FROM agent_outputs WHERE user_id = ?
-    """
-)
-_SUPPRESSIONS = Statement(
-    """
-    SELECT agent_id, kind, snippet_hash, until FROM suppressions
-    WHERE user_id = ? AND (until IS NULL OR until > ?)
-    """
-)
 _LAST_TIP = Statement(
     """
     SELECT t.tip_id, t.user_id, t.text, t.rationale, t.agents, t.fallback, t.fallback_reason,
-           t.fingerprint, t.created_at, t.serve_count, t.last_served_at,
+           t.fingerprint, t.created_at, t.serve_count, t.last_served_at, t.items,
            EXISTS (SELECT 1 FROM tip_feedback f
                    WHERE f.user_id = t.user_id AND f.created_at >= t.created_at)
     FROM tips t WHERE t.user_id = ? ORDER BY t.created_at DESC LIMIT 1
     """
 )
-
-
-def read_outputs(reader: Reader, user_id: str, agent_ids: Sequence[str]) -> dict[str, StoredOutput]:
-    """The stored outputs of the candidate agents."""
-    if not agent_ids:
-        return {}
-    wanted = set(agent_ids)
-    c = reader.codec
-    return {
-        agent_id: StoredOutput(
-            agent_id,
-            version,
-            snippet,
-            suggestion,
-            because,
-            digest,
-            c.time_out(computed),
-            c.time_out(expires),
-        )
-        for (
-            agent_id,
-            version,
-            snippet,
-            suggestion,
-            because,
-            digest,
-            computed,
-            expires,
-        ) in reader.all(_OUTPUTS, (user_id,))
-        if agent_id in wanted
-    }
-
-
-def read_suppressions(reader: Reader, user_id: str, now: datetime) -> list[Suppression]:
-    c = reader.codec
-    rows = reader.all(_SUPPRESSIONS, (user_id, c.time_in(now)))
-    return [
-        Suppression(agent_id, kind, digest, c.time_or_none(until))
-        for agent_id, kind, digest, until in rows
-    ]
 
 
 def read_last_tip(reader: Reader, user_id: str) -> tuple[TipHead | None, bool]:
@@ -145,7 +85,7 @@ def read_last_tip(reader: Reader, user_id: str) -> tuple[TipHead | None, bool]:
         return None, False
     c = reader.codec
     tip_id, uid, text, rationale, agents, fallback, reason, fingerprint = row[:8]
-    created_at, serve_count, last_served_at, feedback_since = row[8:]
+    created_at, serve_count, last_served_at, items, feedback_since = row[8:]
     head = TipHead(
         tip_id=tip_id,
         user_id=uid,
@@ -158,18 +98,24 @@ def read_last_tip(reader: Reader, user_id: str) -> tuple[TipHead | None, bool]:
         created_at=c.time_out(created_at),
         serve_count=serve_count,
         last_served_at=c.time_out(last_served_at),
+        items=list(c.json_out(items) or []),
     )
     return head, c.bool_out(feedback_since)
 
 
 class TipStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, answer_window: timedelta = timedelta(hours=24)) -> None:
+        """``answer_window``: a tip not answered within it counts as ignored."""
         self.engine = engine
+        self.answer_window = answer_window
 
     def save(self, tip: StoredTip, row: dict[str, Any]) -> None:
-        """Store a new tip with its provenance and emit TipServed, in one transaction."""
+        """Store a new tip with its provenance, count it as served, settle the user's
+        unanswered old tips as ignored, emit TipServed: one transaction."""
         with self.engine.begin() as conn:
+            settle_ignored(conn, tip.user_id, tip.created_at - self.answer_window, tip.created_at)
             conn.execute(insert(tips).values(**row))
+            add_credit(conn, tip.user_id, tip.agents, {"served": 1}, tip.created_at)
             events.append(
                 conn,
                 events.Topic.TIP_SERVED,
@@ -182,6 +128,11 @@ class TipStore:
                 },
                 tip.created_at,
             )
+
+    def settle(self, now: datetime) -> int:
+        """Count every tip unanswered for longer than the answer window as ignored."""
+        with self.engine.begin() as conn:
+            return settle_ignored(conn, None, now - self.answer_window, now)
 
     def mark_served_again(self, tip_id: str, now: datetime) -> int:
         with self.engine.begin() as conn:
@@ -199,7 +150,7 @@ class TipStore:
             row = conn.execute(select(*_TIP_COLUMNS).where(tips.c.tip_id == tip_id)).first()
         if row is None:
             raise NotFound("tip", tip_id)
-        return StoredTip(**row._mapping)
+        return StoredTip(**_row_fields(row))
 
     def owner_of(self, tip_id: str) -> str:
         with self.engine.connect() as conn:
@@ -218,7 +169,7 @@ class TipStore:
                 .order_by(tips.c.created_at.desc())
                 .limit(limit)
             )
-            return [TipHead(**r._mapping) for r in rows]
+            return [TipHead(**_row_fields(r)) for r in rows]
 
     def feedback_of(self, tip_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -232,11 +183,23 @@ class TipStore:
             return [dict(r._mapping) for r in rows]
 
     def record_feedback(
-        self, tip_id: str, reaction: Reaction, snooze_until: datetime | None, now: datetime
+        self,
+        tip_id: str,
+        reaction: Reaction,
+        snooze_until: datetime | None,
+        now: datetime,
+        *,
+        registry: Registry | None = None,
+        items: Sequence[str] | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """Store a reaction once; return it and whether it was new (or changed)."""
+        """Store a reaction once; return it and whether it was new (or changed). ``items``
+        narrows it to some of the tip's items (Invalid when one is not the tip's)."""
         with self.engine.begin() as conn:
-            tip = conn.execute(select(*_TIP_COLUMNS).where(tips.c.tip_id == tip_id)).first()
+            tip = conn.execute(
+                select(*_TIP_COLUMNS, tips.c.outcome).where(tips.c.tip_id == tip_id)
+            ).first()
             if tip is None:
                 raise NotFound("tip", tip_id)
-            return write_reaction(conn, tip, reaction, snooze_until, now)
+            return write_reaction(
+                conn, tip, reaction, snooze_until, now, registry=registry, items=items
+            )

@@ -133,7 +133,9 @@ def test_a_consent_change_writes_one_event_with_its_change(nudge: Nudge, clock: 
     assert changed_at == row.created_at
 
 
-def test_a_tip_feedback_writes_one_event(nudge: Nudge, clock: FixedClock) -> None:
+def test_a_tip_feedback_writes_its_event_and_a_signal_event(
+    nudge: Nudge, clock: FixedClock
+) -> None:
     seed_demo(nudge, clock())
     nudge.sweeper.sweep_all()
     served = asyncio.run(nudge.orchestrator.tip_for("alice"))  # no LLM answer: a fallback tip
@@ -147,7 +149,11 @@ def test_a_tip_feedback_writes_one_event(nudge: Nudge, clock: FixedClock) -> Non
     _, again = nudge.tips.record_feedback(tip_id, "snooze", until, now)
 
     assert (new, again) == (True, False)
-    [row] = rows(nudge)[len(before) :]
+    # The reaction is also a tip_feedback signal: the agents reading it, and those of the
+    # tip's items, run again for alice.
+    signal, row = rows(nudge)[len(before) :]
+    assert (signal.topic, signal.key) == (Topic.SIGNALS_INGESTED, "alice")
+    assert "tip_feedback" in signal.payload["kinds"]
     assert (row.topic, row.key, row.created_at) == (Topic.TIP_FEEDBACK, "alice", now)
     assert row.payload == {
         "tip_id": tip_id,

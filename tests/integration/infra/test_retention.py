@@ -13,7 +13,7 @@ from ml.precompute.scheduler import PrecomputeScheduler
 from ml.serving.llm.fake import FakeLLM
 from nudge.bootstrap import bootstrap, build_app
 from nudge.demo.seed import seed_demo
-from nudge_infra.storage.tables import outbox, signals, suppressions, tip_feedback, tips
+from nudge_infra.storage.tables import item_marks, outbox, signals, tip_feedback, tips
 from tests.conftest import FixedClock, MakeSettings, gateway_headers
 
 
@@ -57,12 +57,16 @@ def test_prune_keeps_what_is_recent_and_what_is_unpublished(
         assert old_feedback >= 1  # the old tip's, and the demo's own history
         pruned = nudge.prune()
         assert pruned["tips"] == 1 and pruned["tip_feedback"] == 1
-        assert pruned["suppressions"] == 1 and pruned["feedback_signals"] == old_feedback
+        # Both tips were about one item (task-1): done replaced the lapsed dismissal,
+        # and a done mark is never pruned.
+        assert pruned["suppressions"] == 0 and pruned["item_marks"] == 0
+        assert count(nudge, item_marks, item_marks.c.kind == "done") == 1
+        assert pruned["feedback_signals"] == old_feedback
         assert pruned["events"] == len(half)
         assert count(nudge, tips, tips.c.tip_id == old) == 0
         assert count(nudge, tips, tips.c.tip_id == new) == 1
         assert count(nudge, tip_feedback, tip_feedback.c.tip_id == new) == 1
-        assert count(nudge, suppressions, suppressions.c.tip_id == new) == 1
+        assert count(nudge, item_marks, item_marks.c.tip_id == new) == 1
         assert count(nudge, signals, signals.c.external_id == f"{new}:done") == 1
         assert count(nudge, signals, signals.c.external_id == f"{old}:dismiss") == 0
         assert count(nudge, outbox) == len(ids) - len(half)  # unpublished rows are kept

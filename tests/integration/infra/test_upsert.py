@@ -91,7 +91,7 @@ def test_sweep_writes_relax_the_commit_flush_for_their_own_transaction_only(
 ) -> None:
     from sqlalchemy import text
 
-    from ml.precompute.outputs import write_outputs
+    from ml.precompute.outputs import OutputBatch, write_outputs
 
     if database.backend != "postgres":
         pytest.skip("a Postgres setting")
@@ -113,7 +113,7 @@ def test_sweep_writes_relax_the_commit_flush_for_their_own_transaction_only(
         "computed_at": NOW,
         "expires_at": NOW + timedelta(hours=1),
     }
-    write_outputs(database.engine, [row], agent_id="tasks", agent_version=1, silent=(), now=NOW)
+    write_outputs(database.engine, OutputBatch("tasks", 1, NOW, rows=[row]))
     with database.engine.connect() as conn:  # the pool hands the same connection back
         assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
         stored = conn.execute(text("SELECT count(*) FROM agent_outputs")).scalar_one()

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from ml.agents.base import SNIPPET_MAX_CHARS, SUGGESTION_MAX_CHARS, AgentInput, Snippet
+from ml.agents.base import SNIPPET_MAX_CHARS, SUGGESTION_MAX_CHARS, AgentInput, Result, Snippet
 
 MODULE = __name__
 PACKAGES = ("ml.agents", MODULE)
@@ -114,3 +114,16 @@ def write_manifest(directory: Path, agent_id: str, cls: str = "EchoAgent", **fie
     path = directory / f"{agent_id}.yaml"
     path.write_text(manifest_text(agent_id, cls, **fields), encoding="utf-8")
     return path
+
+
+class CountingAgent:
+    """Keeps state: how many times it ran for the user, and the param values it was given.
+    Users whose id starts with ``big`` return a state over any sane bound."""
+
+    def compute(self, inp: AgentInput) -> Result:
+        runs = int(inp.state.get("runs", 0)) + 1
+        SEEN.append(("CountingAgent", inp.user.user_id))
+        if inp.user.user_id.startswith("big"):
+            return Result(Snippet(text=f"run {runs}"), {"blob": "x" * 100_000})
+        snippet = Snippet(text=f"run {runs}; params {sorted(inp.params.items())}")
+        return Result(snippet, {"runs": runs, "sources": dict(inp.param_sources)})

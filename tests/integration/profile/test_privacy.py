@@ -76,7 +76,10 @@ def test_export_holds_everything_stored_about_the_user(env: Env) -> None:
     assert tip["text"] == "Send the Q3 invoice now."
     assert tip["provenance"]["cited"][0]["agent_id"] == "tasks"
     assert [f["reaction"] for f in doc["tip_feedback"]] == ["snooze"]
-    assert doc["suppressions"][0]["kind"] == "snoozed"
+    assert [(m["ref"], m["kind"]) for m in doc["item_marks"]] == [("task:task-1", "snoozed")]
+    credit = {c["agent_id"]: c for c in doc["agent_credit"]}
+    assert (credit["tasks"]["served"], credit["tasks"]["snoozed"]) == (1, 1)
+    assert {p["key"] for p in doc["inferred_params"]} >= {"wake_time", "active_hour"}
     assert {e["topic"] for e in doc["events"]} >= {Topic.TIP_SERVED, Topic.CONSENT_CHANGED}
     # Every table with user rows has a section, holding alice's rows only.
     for table in USER_TABLES:

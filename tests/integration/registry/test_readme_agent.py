@@ -32,7 +32,8 @@ def test_documented_example_agent_works(
 
     nudge = bootstrap(settings_for(manifests_dir=manifests), clock=clock, llm=FakeLLM())
     nudge.profiles.upsert_user("alice", timezone="UTC")
-    snippet, error = nudge.sweeper.preview("water", "alice")
+    preview = nudge.sweeper.preview("water", "alice")
+    snippet, error = preview.snippet, preview.error
     assert snippet is None and error == "alice has not granted health.read"
     nudge.profiles.set_consent("alice", "health.read", True, agents_requiring=lambda key: [])
     today = clock().date().isoformat()
@@ -45,7 +46,8 @@ def test_documented_example_agent_works(
             for i in range(2)
         ],
     )
-    snippet, error = nudge.sweeper.preview("water", "alice")
+    preview = nudge.sweeper.preview("water", "alice")
+    snippet, error = preview.snippet, preview.error
     nudge.stop()
     assert error is None and snippet is not None
     assert snippet.text == "Water: 2 glasses logged today, goal 8."

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from ml.registry.eligibility import Suppression
-from ml.serving.tip.tip_store import read_last_tip, read_outputs, read_suppressions
+from ml.serving.tip.tip_context import read_outputs, read_suppressions
+from ml.serving.tip.tip_store import read_last_tip
 from nudge_infra.storage.driver import Reader, Statement
 from nudge_infra.storage.tables import (
     agent_outputs,
@@ -158,7 +159,7 @@ def test_outputs_and_suppressions_match_sqlalchemy(database: Database) -> None:
     _seed(database)
     with Reader(database.engine) as reader:
         outputs = read_outputs(reader, "u1", ["tasks", "habits", "unknown"])
-        active = read_suppressions(reader, "u1", NOW)
+        active, hidden = read_suppressions(reader, "u1", NOW)
     assert sorted(outputs) == ["habits", "tasks"]
     with database.engine.connect() as conn:
         row = conn.execute(
@@ -179,6 +180,7 @@ def test_outputs_and_suppressions_match_sqlalchemy(database: Database) -> None:
         Suppression("calendar", "dismissed", "h-calendar", None),
         Suppression("tasks", "snoozed", None, NOW + timedelta(microseconds=1)),
     ]
+    assert hidden == frozenset()
 
 
 def test_last_tip_and_feedback_since(database: Database) -> None:

@@ -149,9 +149,10 @@ def test_a_tip_with_a_time_nobody_gave_falls_back(env: Env) -> None:
     assert explained["fallback_detail"] is None
 
 
-def test_snooze_keeps_cited_agents_out_until_it_ends(env: Env) -> None:
+def test_snooze_hides_the_tips_items_until_it_ends(env: Env) -> None:
     env.answer("Send the Q3 invoice before the stand-up.", ["tasks"])
     tip = env.client.get("/v1/users/alice/tip").json()
+    assert [(i["agent_id"], i["ref"]) for i in tip["items"]] == [("tasks", "task:task-1")]
     until = (env.clock() + timedelta(hours=2)).isoformat()
     fb = env.client.post(
         f"/v1/tips/{tip['tip_id']}/feedback", json={"reaction": "snooze", "snooze_until": until}
@@ -165,17 +166,27 @@ def test_snooze_keeps_cited_agents_out_until_it_ends(env: Env) -> None:
     env.answer("Take the free slot for deep work.", ["calendar"])
     nxt = env.client.get("/v1/users/alice/tip").json()
     assert nxt["tip_id"] != tip["tip_id"]
+    # Until the tasks agent runs again, its stored snippet still names the snoozed task.
     assert '<snippet agent="tasks">' not in env.prompt_of()
     prov = env.client.get(f"/v1/tips/{nxt['tip_id']}/explain").json()["provenance"]
-    assert {"agent_id": "tasks", "reason": "snoozed"}.items() <= next(
-        e for e in prov["excluded"] if e["agent_id"] == "tasks"
-    ).items()
+    excluded = next(e for e in prov["excluded"] if e["agent_id"] == "tasks")
+    assert (excluded["reason"], excluded["detail"]) == (
+        "item_hidden",
+        "mentions task:task-1, which you finished or hid",
+    )
+
+    # Run again, the agent leaves the snoozed task out and speaks of the others.
+    env.nudge.sweeper.sweep("tasks")
+    env.answer("Finish the other task today.", ["tasks"])
+    env.client.get("/v1/users/alice/tip", params={"refresh": "true"})
+    assert '<snippet agent="tasks">' in env.prompt_of()
+    assert "Send the Q3 invoice" not in env.prompt_of()
 
     env.clock.advance(hours=3)
     env.nudge.sweeper.sweep("tasks")
     env.answer("Send the Q3 invoice now.", ["tasks"])
-    env.client.get("/v1/users/alice/tip")
-    assert '<snippet agent="tasks">' in env.prompt_of()
+    env.client.get("/v1/users/alice/tip", params={"refresh": "true"})
+    assert "Send the Q3 invoice" in env.prompt_of()
 
 
 def test_dismiss_hides_the_snippet_until_it_changes(env: Env) -> None:

@@ -23,7 +23,8 @@ from ml.agents.base import (
     Snippet,
     UserView,
 )
-from ml.precompute.guard import check_output, run_batch
+from ml.precompute.checked import check_output
+from ml.precompute.guard import run_batch
 
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ml.agents.base import BECAUSE_MAX_CHARS, Snippet
-from ml.precompute.guard import check_output
+from ml.precompute.checked import check_output
 from ml.serving.tip.explain import _why, because
 from ml.serving.tip.explanation import CitedAgentOut
 from tests.unit.agents.test_agents_demo import AGENTS, SAMPLE_TIMES, run_demo

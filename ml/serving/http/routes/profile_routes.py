@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response, status
 
+from nudge_profile.insights import Insights
 from nudge_profile.model import Profile
 from nudge_profile.store import AgentsRequiring, ProfileStore
 from nudge_profile.validation import (
@@ -16,6 +17,7 @@ from nudge_profile.validation import (
     ConsentOut,
     ContextIn,
     ContextOut,
+    ForgottenOut,
     PrefsIn,
     ProfileOut,
     UserIn,
@@ -25,9 +27,14 @@ UserIdPath = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the user'
 ConsentKeyPath = Annotated[str, Path(pattern=CONSENT_KEY_PATTERN, examples=["calendar.read"])]
 
 
-def profile_out(profile: Profile) -> ProfileOut:
+Learned = Callable[[str], dict[str, dict[str, Any]]]
+"""``learned(user_id)``: per agent, the user's counts and the policy's score."""
+
+
+def profile_out(profile: Profile, **extras: Any) -> ProfileOut:
     ctx = profile.context
     return ProfileOut(
+        **extras,
         user_id=profile.user_id,
         timezone=str(profile.timezone),
         active=profile.active,
@@ -46,6 +53,8 @@ def make_router(
     store: ProfileStore,
     agents_requiring: AgentsRequiring,
     caller: Callable[..., Any],
+    insights: Insights,
+    learned: Learned,
 ) -> APIRouter:
     """Build the profile routes; ``caller`` is the one dependency that resolves who asks."""
     router = APIRouter(prefix="/v1/users", tags=["profile"], dependencies=[Depends(caller)])
@@ -60,7 +69,17 @@ def make_router(
 
     @router.get("/{user_id}/profile", response_model=ProfileOut)
     def get_profile(user_id: UserIdPath) -> ProfileOut:
-        return profile_out(store.get(user_id))
+        """The profile, with what Nudge inferred from the user's signals and learned from
+        their reactions."""
+        profile = store.get(user_id)
+        inferred = {k: v.public() for k, v in insights.inferred(user_id).items()}
+        return profile_out(profile, inferred=inferred, learned=learned(user_id))
+
+    @router.delete("/{user_id}/learned", response_model=ForgottenOut)
+    def forget_learned(user_id: UserIdPath) -> ForgottenOut:
+        """Forget what the user's reactions taught Nudge: their tips start again from what
+        works for everyone."""
+        return ForgottenOut(user_id=user_id, agents=insights.forget_learned(user_id))
 
     @router.put("/{user_id}/prefs", response_model=ProfileOut)
     def put_prefs(user_id: UserIdPath, body: PrefsIn) -> ProfileOut:

@@ -13,7 +13,7 @@ from ml.serving.http.auth import Caller, require_owner
 from ml.serving.http.error_responses import ErrorResponse
 from ml.serving.http.ratelimit import TipRateLimit
 from ml.serving.http.routes.profile_routes import UserIdPath
-from ml.serving.http.schemas import FeedbackIn, FeedbackOut, TipOut
+from ml.serving.http.schemas import FeedbackIn, FeedbackOut, TipItemOut, TipOut
 from ml.serving.tip.explain import explain as explain_tip
 from ml.serving.tip.explanation import ExplainOut
 from ml.serving.tip.orchestrator import Orchestrator, ServedTip
@@ -37,6 +37,7 @@ def tip_out(served: ServedTip) -> TipOut:
         text=t.text,
         rationale=t.rationale,
         agents=t.agents,
+        items=[TipItemOut(**i) for i in t.items],
         fallback=t.fallback,
         cached=served.cached,
         created_at=t.created_at,
@@ -93,7 +94,9 @@ def make_router(
         require_owner(who, tips.owner_of(tip_id))
         now = clock()
         _check_snooze(body, now)
-        recorded, new = tips.record_feedback(tip_id, body.reaction, body.snooze_until, now)
+        recorded, new = tips.record_feedback(
+            tip_id, body.reaction, body.snooze_until, now, registry=registry(), items=body.items
+        )
         return FeedbackOut(**recorded, new=new)
 
     return router

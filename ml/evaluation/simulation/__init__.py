@@ -1,0 +1,1 @@
+"""Synthetic users, their hidden tastes and their world, for ``nudge simulate``."""

@@ -1,0 +1,41 @@
+"""A stand-in for the model in simulations: it phrases the first snippet it is shown.
+
+It follows the order the policy gave, as a capable model asked for one tip mostly would,
+so a simulation measures the policy and not a small model's whims. It answers with the
+first agent the schema allows and that agent's first sentence, and names no items (the
+orchestrator derives them).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ml.serving.llm.port import LLMError, LLMRequest, LLMResponse
+
+_SNIPPET = re.compile(r'<snippet agent="([^"]+)">\s*(.*?)\s*</snippet>', re.S)
+_SENTENCE = re.compile(r"(?<=[.!?])\s")
+
+
+class StubLLM:
+    def resolve(self, alias: str) -> str:
+        return f"stub/{alias}"
+
+    async def complete(self, req: LLMRequest) -> LLMResponse:
+        schema = req.json_schema or {}
+        try:
+            allowed = schema["properties"]["agents"]["items"]["enum"]
+        except (KeyError, TypeError):
+            raise LLMError("bad_response", "the stub answers tip requests only") from None
+        text = "\n".join(m.content for m in req.messages)
+        snippets = dict(_SNIPPET.findall(text))
+        agent = next((a for a in allowed if a in snippets), allowed[0])
+        first = _SENTENCE.split(snippets.get(agent, ""), maxsplit=1)[0][:140]
+        content = json.dumps({"tip": first, "agents": [agent], "rationale": f"From {agent}."})
+        return LLMResponse(content, req.alias, self.resolve(req.alias), 0, 0, 0.0, 1)
+
+    async def health(self, alias: str) -> bool:
+        return True
+
+    def prepare(self) -> None:
+        return None

@@ -1,0 +1,289 @@
+"""Which eligible agents' snippets go into the prompt: the policy selects, the LLM phrases.
+
+Each candidate's chance that its tip is done is Beta(alpha, beta), built in three steps
+(w_s = snooze_weight, w_i = ignored_weight, q = priority_strength, P = population_strength):
+
+    successes S = done                 failures F = dismissed + w_s * snoozed + w_i * ignored
+    m0    = 0.15 + 0.35 * priority / 100                    (the manifest's prior mean)
+    m_pop = (q * m0 + S_pop) / (q + S_pop + F_pop)          (the population's mean)
+    n     = min(P, q + S_pop + F_pop)                       (the prior's pseudo-observations)
+    alpha = n * m_pop + S_user          beta = n * (1 - m_pop) + F_user
+
+A new user starts from what works for everyone, then their own reactions count in full;
+alpha, beta > 0 always, since 0.15 <= m0 <= 0.5 and q, P > 0.
+
+The propensity of the logged lead is exact, not sampled: P(candidate i draws the largest
+theta) = integral of f_i(x) * prod_{j != i} F_j(x) dx, summed over a grid that is uniform in
+the middle and geometric towards 0 and 1, where posteriors with tiny alpha or beta pile up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from itertools import pairwise
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Floats = npt.NDArray[np.float64]
+Grid = tuple[Floats, Floats, Floats]
+_MIN_LEAD = 1e-12  # a drawn lead always had a chance: its propensity is never 0
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """How one user (or everyone) reacted to an agent's tips."""
+
+    served: int = 0
+    done: int = 0
+    dismissed: int = 0
+    snoozed: int = 0
+    ignored: int = 0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if not _is_count(value := getattr(self, f.name)):
+                raise ValueError(f"credit {f.name} must be a count (an int >= 0), got {value!r}")
+
+    def to_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Credit:
+        """Missing counts are 0; unknown keys and non-counts are errors."""
+        if unknown := sorted(set(data) - {f.name for f in fields(cls)}):
+            raise ValueError(f"credit has unknown keys {unknown}")
+        return cls(**{k: data.get(k, 0) for k in (f.name for f in fields(cls))})
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    agent_id: str
+    priority: int
+    user: Credit
+    population: Credit
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.agent_id, str) or not self.agent_id:
+            raise ValueError(f"candidate agent_id must be a non-empty string: {self.agent_id!r}")
+        if not _is_count(self.priority) or self.priority > 100:
+            raise ValueError(f"candidate {self.agent_id}: priority {self.priority!r} not in 0..100")
+
+    def to_dict(self) -> dict[str, Any]:
+        credits = {"user": self.user.to_dict(), "population": self.population.to_dict()}
+        return {"agent_id": self.agent_id, "priority": self.priority, **credits}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Candidate:
+        if not isinstance(data, Mapping):
+            raise ValueError("a candidate must be an object")
+        user, population = data.get("user", {}), data.get("population", {})
+        if not isinstance(user, Mapping) or not isinstance(population, Mapping):
+            raise ValueError("a candidate's 'user' and 'population' must be objects")
+        got: dict[str, Any] = {k: data.get(k) for k in ("agent_id", "priority")}
+        return cls(**got, user=Credit.from_dict(user), population=Credit.from_dict(population))
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    top_k: int = 2
+    epsilon: float = 0.1
+    snooze_weight: float = 0.5
+    ignored_weight: float = 0.25
+    population_strength: float = 5.0  # most pseudo-observations the population prior gives
+    priority_strength: float = 2.0
+    cells: int = 1024  # resolution of the lead-probability integral over [0, 1]
+
+    def __post_init__(self) -> None:
+        for name, least in (("top_k", 1), ("cells", 16)):
+            if not _is_count(value := getattr(self, name)) or value < least:
+                raise ValueError(f"policy {name} must be an int >= {least}, got {value!r}")
+        for name in ("epsilon", "snooze_weight", "ignored_weight"):
+            if not 0.0 <= (value := getattr(self, name)) <= 1.0:
+                raise ValueError(f"policy {name} must be in [0, 1], got {value!r}")
+        for name in ("population_strength", "priority_strength"):
+            if not 0.0 < (value := getattr(self, name)) < math.inf:
+                raise ValueError(f"policy {name} must be a finite number > 0, got {value!r}")
+
+
+def _weighted(c: Credit, w: PolicyConfig) -> tuple[float, float]:
+    """Successes and (weighted) failures."""
+    return c.done, c.dismissed + w.snooze_weight * c.snoozed + w.ignored_weight * c.ignored
+
+
+def posterior(candidate: Candidate, config: PolicyConfig) -> tuple[float, float]:
+    """Beta(alpha, beta) of the candidate's chance of a done (formula in the module doc)."""
+    q = config.priority_strength
+    m0 = 0.15 + 0.35 * candidate.priority / 100
+    pop_s, pop_f = _weighted(candidate.population, config)
+    m_pop = (q * m0 + pop_s) / (q + pop_s + pop_f)
+    n = min(config.population_strength, q + pop_s + pop_f)
+    s, f = _weighted(candidate.user, config)
+    return n * m_pop + s, n * (1.0 - m_pop) + f
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    order: tuple[str, ...]  # every candidate, best first
+    chosen: tuple[str, ...]  # order[:top_k]: the snippets that go into the prompt
+    lead: str  # order[0], "" when there were no candidates
+    propensity: float  # P(lead is first) under this policy, in (0, 1]
+    lead_probabilities: Mapping[str, float]
+    policy: str
+    version: str
+    posteriors: Mapping[str, tuple[float, float]]
+
+
+class Policy(Protocol):
+    """What the orchestrator and off-policy evaluation need of a policy."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def config(self) -> PolicyConfig: ...
+
+    @property
+    def version(self) -> str: ...
+
+    def choose(self, candidates: Sequence[Candidate], rng: np.random.Generator) -> Choice:
+        """Order the candidates; with none, an empty order, lead "" and propensity 1."""
+
+    def lead_probabilities(self, candidates: Sequence[Candidate]) -> dict[str, float]:
+        """P(each candidate is first): deterministic, for off-policy evaluation."""
+
+
+def _by_id(candidates: Sequence[Candidate]) -> list[Candidate]:
+    ranked = sorted(candidates, key=lambda c: c.agent_id)
+    for a, b in pairwise(ranked):
+        if a.agent_id == b.agent_id:
+            raise ValueError(f"agent {a.agent_id!r} is a candidate twice")
+    return ranked
+
+
+def _grid(cells: int) -> Grid:
+    """Cells of [0, 1/2]: log of each edge (lo, hi) and log(1 - x) at the middle."""
+    h = 1.0 / cells
+    depth = 0.05 * 1.1 ** np.arange(180)  # nats below h: reaches e^-1e6, for tiny alphas
+    tail_hi = math.log(h) - np.concatenate(([0.0], depth[depth < 1e6]))
+    tail_lo = np.append(tail_hi[1:], -np.inf)
+    uniform = np.log(np.linspace(h, 0.5, max(cells // 2, 2)))
+    lo = np.concatenate((tail_lo[::-1], uniform[:-1]))
+    hi = np.concatenate((tail_hi[::-1], uniform[1:]))
+    mid = np.where(np.isinf(lo), hi - math.log(2.0), (lo + hi) / 2)
+    return lo, hi, np.log1p(-np.exp(mid))
+
+
+def _half(a: Floats, b: Floats, grid: Grid) -> Floats:
+    """Log mass per cell of [0, 1/2]: x^(a-1) integrated exactly, (1-x)^(b-1) at the middle."""
+    lo, hi, log1m_mid = grid
+    a, b = a[:, None], b[:, None]
+    return a * hi + np.log(-np.expm1(a * (lo - hi))) - np.log(a) + (b - 1.0) * log1m_mid
+
+
+def _first_probabilities(alpha: Floats, beta: Floats, grid: Grid) -> Floats:
+    """P(each Beta(alpha_i, beta_i) draw is the largest), by integration over the grid."""
+    log_mass = np.concatenate((_half(alpha, beta, grid), _half(beta, alpha, grid)[:, ::-1]), 1)
+    mass = np.exp(log_mass - log_mass.max(axis=1, keepdims=True))
+    mass /= mass.sum(axis=1, keepdims=True)
+    below = np.cumsum(mass, axis=1) - 0.5 * mass  # a tie inside a cell is a coin flip
+    # P(every other draw is lower); where below is 0, so is the candidate's own mass.
+    others = below.prod(axis=0) / np.where(below > 0, below, 1.0)
+    first = np.maximum((mass * others).sum(axis=1), _MIN_LEAD)
+    return np.asarray(first / first.sum(), dtype=np.float64)
+
+
+class ThompsonPolicy:
+    """Thompson sampling with an epsilon floor: every lead's propensity is >= epsilon / K."""
+
+    name = "thompson"
+
+    def __init__(self, config: PolicyConfig | None = None) -> None:
+        c = self.config = config or PolicyConfig()
+        self.version = (
+            f"thompson-1:k{c.top_k}:e{c.epsilon:g}:s{c.snooze_weight:g}:i{c.ignored_weight:g}"
+            f":p{c.population_strength:g}:q{c.priority_strength:g}:c{c.cells}"
+        )
+        self._grid = _grid(c.cells)
+
+    def lead_probabilities(self, candidates: Sequence[Candidate]) -> dict[str, float]:
+        ranked = _by_id(candidates)
+        if not ranked:
+            return {}
+        eps, k = self.config.epsilon, len(ranked)
+        params = np.array([posterior(c, self.config) for c in ranked], dtype=np.float64)
+        first = _first_probabilities(params[:, 0], params[:, 1], self._grid).tolist()
+        return {c.agent_id: (1 - eps) * p + eps / k for c, p in zip(ranked, first, strict=True)}
+
+    def choose(self, candidates: Sequence[Candidate], rng: np.random.Generator) -> Choice:
+        ranked = _by_id(candidates)
+        if not ranked:
+            return _choice(self, [], {})
+        if rng.random() < self.config.epsilon:
+            index = rng.permutation(len(ranked))
+        else:  # a stable sort of the sorted ids: ties in theta go to the smaller agent_id
+            params = np.array([posterior(c, self.config) for c in ranked], dtype=np.float64)
+            index = np.argsort(-rng.beta(params[:, 0], params[:, 1]), kind="stable")
+        return _choice(self, [ranked[int(i)] for i in index], self.lead_probabilities(ranked))
+
+
+class StaticPolicy:
+    """The manifest's rule: highest priority first, then agent_id; no exploration."""
+
+    name = "static"
+
+    def __init__(self, config: PolicyConfig | None = None) -> None:
+        self.config = config or PolicyConfig()
+        self.version = f"static-1:k{self.config.top_k}"
+
+    def lead_probabilities(self, candidates: Sequence[Candidate]) -> dict[str, float]:
+        ordered = sorted(_by_id(candidates), key=lambda c: -c.priority)
+        return {c.agent_id: 1.0 if i == 0 else 0.0 for i, c in enumerate(ordered)}
+
+    def choose(self, candidates: Sequence[Candidate], rng: np.random.Generator) -> Choice:
+        ordered = sorted(_by_id(candidates), key=lambda c: -c.priority)  # stable: then by id
+        return _choice(self, ordered, self.lead_probabilities(ordered))
+
+
+def _choice(
+    by: ThompsonPolicy | StaticPolicy, ranked: list[Candidate], p: dict[str, float]
+) -> Choice:
+    """``ranked`` as a choice; with no candidate, the caller serves a "nothing to say" tip."""
+    order = tuple(c.agent_id for c in ranked)
+    lead, propensity = (order[0], p[order[0]]) if order else ("", 1.0)
+    params = {c.agent_id: posterior(c, by.config) for c in ranked}
+    return Choice(order, order[: by.config.top_k], lead, propensity, p, by.name, by.version, params)
+
+
+def policy_record(choice: Choice, candidates: Sequence[Candidate]) -> dict[str, Any]:
+    """The JSON-safe policy block of a tip's provenance: enough to re-score it offline."""
+    return {
+        "name": choice.policy,
+        "version": choice.version,
+        "lead": choice.lead,
+        "propensity": choice.propensity,
+        "chosen": list(choice.chosen),
+        "order": list(choice.order),
+        "candidates": [c.to_dict() for c in candidates],
+    }
+
+
+def candidates_from_record(record: Mapping[str, Any]) -> list[Candidate]:
+    """The candidates a policy record was chosen from; ValueError names what is malformed."""
+    items = record.get("candidates") if isinstance(record, Mapping) else None
+    if not isinstance(items, list):
+        raise ValueError("policy record has no 'candidates' list")
+    rebuilt = []
+    for i, item in enumerate(items):
+        try:
+            rebuilt.append(Candidate.from_dict(item))
+        except ValueError as error:
+            raise ValueError(f"policy record candidates[{i}]: {error}") from None
+    return rebuilt

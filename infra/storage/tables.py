@@ -177,16 +177,19 @@ item_marks = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+
+def _reaction_counts(integer: type[Integer] | type[BigInteger]) -> list[Column[int]]:
+    """How an agent's tips were answered: served, done, dismissed, snoozed, ignored."""
+    names = ("served", "done", "dismissed", "snoozed", "ignored")
+    return [Column(name, integer, nullable=False, default=0) for name in names]
+
+
 agent_credit = Table(
     "agent_credit",
     metadata,
     Column("user_id", UserId, _user_fk(), primary_key=True),
     Column("agent_id", AgentId, primary_key=True),
-    Column("served", Integer, nullable=False, default=0),
-    Column("done", Integer, nullable=False, default=0),
-    Column("dismissed", Integer, nullable=False, default=0),
-    Column("snoozed", Integer, nullable=False, default=0),
-    Column("ignored", Integer, nullable=False, default=0),
+    *_reaction_counts(Integer),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
@@ -194,11 +197,7 @@ agent_population = Table(
     "agent_population",
     metadata,
     Column("agent_id", AgentId, primary_key=True),
-    Column("served", BigInteger, nullable=False, default=0),
-    Column("done", BigInteger, nullable=False, default=0),
-    Column("dismissed", BigInteger, nullable=False, default=0),
-    Column("snoozed", BigInteger, nullable=False, default=0),
-    Column("ignored", BigInteger, nullable=False, default=0),
+    *_reaction_counts(BigInteger),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 

@@ -15,7 +15,7 @@ from typing import Literal
 from ml.agents.base import Signal, Snippet, UserView
 from ml.evaluation.dataset import Scenario
 from ml.precompute.checked import check_run
-from ml.precompute.inputs import agent_input
+from ml.precompute.inputs import prepare
 from ml.registry.registry import RegisteredAgent, Registry
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def would_say(agent: RegisteredAgent, scenario: Scenario) -> Snippet | None:
     )
     user = UserView(f"eval-{scenario.id}", scenario.zone, scenario.preferences)
     try:
-        inp = agent_input(agent, user, scenario.now, signals)
+        inp = prepare(agent, user, scenario.now, signals).input
         # The same check the sweep applies, so the text is what would have been stored.
         snippet = check_run(agent.impl.compute(inp)).snippet
     except Exception as exc:  # an agent failing on odd data says nothing, as in a sweep

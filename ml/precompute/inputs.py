@@ -33,19 +33,6 @@ class Prepared:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def agent_input(
-    agent: RegisteredAgent,
-    user: UserView,
-    now: datetime,
-    signals: Sequence[Signal],
-    *,
-    state: Mapping[str, Any] | None = None,
-    marks: Marks | None = None,
-) -> AgentInput:
-    """One agent run's input (raises InferenceError when an inferrer fails)."""
-    return prepare(agent, user, now, signals, state=state, marks=marks).input
-
-
 def prepare(
     agent: RegisteredAgent,
     user: UserView,
@@ -137,17 +124,11 @@ def resolve_params(
 
 
 def _valid(spec: ParamSpec, overrides: Mapping[str, Any], name: str) -> bool:
-    if name not in overrides:
-        return False
-    try:
-        spec.coerce(overrides[name])
-    except ValueError:
-        return False
-    return True
+    return name in overrides and _fits(spec, overrides[name])
 
 
 def _fits(spec: ParamSpec, value: object) -> bool:
-    """An inferred value outside the param's bounds or choices is not used."""
+    """A value outside the param's type, bounds or choices is not used."""
     try:
         spec.coerce(value)
     except ValueError:

@@ -336,3 +336,27 @@ def test_one_agent_renders_for_many_users_independently() -> None:
     )
     assert paris is not None and paris.text == "Europe/Paris 2026-05-13"
     assert tokyo is not None and tokyo.text == "Asia/Tokyo 2026-05-13"
+
+
+def test_the_reading_list_names_its_articles_as_items_shortest_first() -> None:
+    snippet = reading_list().compute(inp(ARTICLES))
+    assert snippet is not None and snippet.items
+    assert all(i.ref.startswith("article:") for i in snippet.items)
+    assert snippet.suggestion is not None and snippet.items[0].label in snippet.suggestion
+
+
+def test_a_template_reads_its_state_and_the_hidden_refs() -> None:
+    source = (
+        "runs so far: {{ state.get('runs', 0) }}; hidden: {{ hidden | join(',') }}\n"
+        "---items---\n"
+        "{% for r in ['habit:run', 'habit:read'] if r not in hidden %}"
+        "{{ r }} {{ r[6:] }}\n{% endfor %}"
+    )
+    base = inp()
+    given = AgentInput(
+        base.user, base.now, [], {}, state={"runs": 3}, hidden=frozenset({"habit:run"})
+    )
+    snippet = TemplateAgent(source, agent_id="t").compute(given)
+    assert snippet is not None
+    assert snippet.text == "runs so far: 3; hidden: habit:run"
+    assert [(i.ref, i.label) for i in snippet.items] == [("habit:read", "read")]

@@ -197,3 +197,22 @@ def test_any_answer_is_either_kept_or_refused_with_a_reason(
         assert str(exc)
     else:
         assert set(parsed.agents) <= set(snippets) and TIP_MIN <= len(parsed.tip) <= TIP_MAX
+
+
+def test_the_schema_offers_the_prompts_item_refs_and_the_answer_keeps_them() -> None:
+    schema = answer_schema(["tasks"], ["task:t1", "task:t2", "task:t1"])
+    assert schema["properties"]["items"]["items"]["enum"] == ["task:t1", "task:t2"]
+    assert "items" not in schema["required"]
+    assert "items" not in answer_schema(["tasks"])["properties"]
+    answer = parse_answer(
+        json.dumps(
+            {
+                "tip": "Send the Q3 invoice today.",
+                "agents": ["tasks"],
+                "rationale": "Due.",
+                "items": ["task:t1", 7, "task:t2"],
+            }
+        ),
+        {"tasks": "Open tasks: 'Send the Q3 invoice' due today."},
+    )
+    assert answer.items_named == ("task:t1", "task:t2")

@@ -28,6 +28,7 @@ from ml.evaluation.shadow import scenario_exclusions, snippets_for
 from ml.registry.registry import Registry
 from ml.serving.llm.port import LLMClient, LLMError, LLMRequest
 from ml.serving.tip.orchestrator import Orchestrator
+from ml.serving.tip.policy import StaticPolicy
 from ml.serving.tip.prompt import PromptTemplate
 from ml.serving.tip.tip_store import StoredTip
 from nudge.runtime import Nudge
@@ -104,7 +105,12 @@ def _orchestrator(
     prompt: PromptTemplate,
     alias: str,
 ) -> Orchestrator:
-    """An orchestrator like the Nudge's, on ``prompt`` and ``alias``, at temperature 0."""
+    """An orchestrator like the Nudge's, on ``prompt`` and ``alias``, at temperature 0.
+
+    Its policy is the priority order with the Nudge's top k: what a new user's prompt
+    most likely holds, and the same prompt on every run, so runs compare the prompt and the
+    model rather than two draws of the learned policy (`nudge simulate` measures that).
+    """
     return Orchestrator(
         tips=nudge.tips,
         registry=lambda: nudge.registry.current,
@@ -112,6 +118,7 @@ def _orchestrator(
         prompt=lambda: prompt,
         clock=clock,
         config=replace(nudge.orchestrator.config, alias=alias, temperature=0.0),
+        policy=StaticPolicy(nudge.orchestrator.policy.config),
     )
 
 

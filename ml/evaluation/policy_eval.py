@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from ml.evaluation.off_policy import Estimate, Logged, estimate
-from ml.serving.tip.policy import Policy, candidates_from_record
+from ml.serving.tip.policy import Policy
+from ml.serving.tip.policy_record import candidates_from_record
 from nudge_infra.storage.tables import tips
 
 

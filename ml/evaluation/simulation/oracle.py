@@ -9,7 +9,7 @@ import numpy as np
 
 from ml.evaluation.simulation.people import SimUser
 from ml.evaluation.simulation.tastes import acceptance
-from ml.serving.tip.policy import Candidate, Choice, PolicyConfig, posterior
+from ml.serving.tip.policy import Candidate, Choice, PolicyConfig
 
 
 class OraclePolicy:
@@ -43,13 +43,12 @@ class OraclePolicy:
     def choose(self, candidates: Sequence[Candidate], rng: np.random.Generator) -> Choice:
         ranked = self._ranked(candidates)
         order = tuple(c.agent_id for c in ranked)
+        probabilities = self.lead_probabilities(ranked)
         return Choice(
             order=order,
             chosen=order[: self.config.top_k],
             lead=order[0] if order else "",
-            propensity=1.0,
-            lead_probabilities=self.lead_probabilities(ranked),
             policy=self.name,
             version=self.version,
-            posteriors={c.agent_id: posterior(c, self.config) for c in ranked},
+            probabilities=lambda: probabilities,
         )

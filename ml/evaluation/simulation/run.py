@@ -35,8 +35,8 @@ from ml.serving.tip.policy import (
     PolicyConfig,
     StaticPolicy,
     ThompsonPolicy,
-    candidates_from_record,
 )
+from ml.serving.tip.policy_record import candidates_from_record
 from ml.serving.tip.reactions import Reaction as Feedback
 from ml.serving.tip.tip_store import TipHead
 from nudge.bootstrap import bootstrap

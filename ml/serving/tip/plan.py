@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -117,6 +117,11 @@ def context_rng(user_id: str, outputs: Iterable[StoredOutput]) -> np.random.Gene
     reaction draws again."""
     parts = [user_id]
     for o in sorted(outputs, key=lambda o: o.agent_id):
-        parts += [o.agent_id, o.snippet_hash, *map(str, astuple(o.credit))]
+        c = o.credit  # reactions, not served: serving a tip must not reshuffle the next
+        parts += [
+            o.agent_id,
+            o.snippet_hash,
+            *map(str, (c.done, c.dismissed, c.snoozed, c.ignored)),
+        ]
     digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "big"))

@@ -10,18 +10,18 @@ Each candidate's chance that its tip is done is Beta(alpha, beta), built in thre
     alpha = n * m_pop + S_user          beta = n * (1 - m_pop) + F_user
 
 A new user starts from what works for everyone, then their own reactions count in full;
-alpha, beta > 0 always, since 0.15 <= m0 <= 0.5 and q, P > 0.
-
-The propensity of the logged lead is exact, not sampled: P(candidate i draws the largest
-theta) = integral of f_i(x) * prod_{j != i} F_j(x) dx, summed over a grid that is uniform in
-the middle and geometric towards 0 and 1, where posteriors with tiny alpha or beta pile up.
+alpha, beta > 0 always (0.15 <= m0 <= 0.5, q and P > 0). The lead's propensity is exact:
+P(i draws the largest theta) = integral of f_i(x) * prod_{j != i} F_j(x) dx on a grid,
+uniform in the middle and geometric towards 0 and 1 where tiny alphas or betas pile up;
+it is computed after the LLM call, off the plan's path.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from functools import cache
 from itertools import pairwise
 from typing import Any, Protocol
 
@@ -37,6 +37,9 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+_COUNTS = ("served", "done", "dismissed", "snoozed", "ignored")
+
+
 @dataclass(frozen=True, slots=True)
 class Credit:
     """How one user (or everyone) reacted to an agent's tips."""
@@ -48,9 +51,10 @@ class Credit:
     ignored: int = 0
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            if not _is_count(value := getattr(self, f.name)):
-                raise ValueError(f"credit {f.name} must be a count (an int >= 0), got {value!r}")
+        for name in _COUNTS:  # on the tip path: kept cheap (no fields(), no isinstance)
+            value = getattr(self, name)
+            if type(value) is not int or value < 0:
+                raise ValueError(f"credit {name} must be a count (an int >= 0), got {value!r}")
 
     def to_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -134,11 +138,19 @@ class Choice:
     order: tuple[str, ...]  # every candidate, best first
     chosen: tuple[str, ...]  # order[:top_k]: the snippets that go into the prompt
     lead: str  # order[0], "" when there were no candidates
-    propensity: float  # P(lead is first) under this policy, in (0, 1]
-    lead_probabilities: Mapping[str, float]
     policy: str
     version: str
-    posteriors: Mapping[str, tuple[float, float]]
+    probabilities: Callable[[], Mapping[str, float]]
+    """P(each candidate leads), computed when first asked: after the LLM call, not before."""
+
+    @property
+    def lead_probabilities(self) -> Mapping[str, float]:
+        return self.probabilities()
+
+    @property
+    def propensity(self) -> float:
+        """P(lead is first) under this policy, in (0, 1]; 1 with no candidates."""
+        return self.probabilities()[self.lead] if self.lead else 1.0
 
 
 class Policy(Protocol):
@@ -225,13 +237,15 @@ class ThompsonPolicy:
     def choose(self, candidates: Sequence[Candidate], rng: np.random.Generator) -> Choice:
         ranked = _by_id(candidates)
         if not ranked:
-            return _choice(self, [], {})
+            return _choice(self, [], lambda: {})
         if rng.random() < self.config.epsilon:
             index = rng.permutation(len(ranked))
         else:  # a stable sort of the sorted ids: ties in theta go to the smaller agent_id
             params = np.array([posterior(c, self.config) for c in ranked], dtype=np.float64)
             index = np.argsort(-rng.beta(params[:, 0], params[:, 1]), kind="stable")
-        return _choice(self, [ranked[int(i)] for i in index], self.lead_probabilities(ranked))
+        return _choice(
+            self, [ranked[int(i)] for i in index], lambda: self.lead_probabilities(ranked)
+        )
 
 
 class StaticPolicy:
@@ -249,41 +263,15 @@ class StaticPolicy:
 
     def choose(self, candidates: Sequence[Candidate], rng: np.random.Generator) -> Choice:
         ordered = sorted(_by_id(candidates), key=lambda c: -c.priority)  # stable: then by id
-        return _choice(self, ordered, self.lead_probabilities(ordered))
+        return _choice(self, ordered, lambda: self.lead_probabilities(ordered))
 
 
 def _choice(
-    by: ThompsonPolicy | StaticPolicy, ranked: list[Candidate], p: dict[str, float]
+    by: ThompsonPolicy | StaticPolicy,
+    ranked: list[Candidate],
+    probabilities: Callable[[], dict[str, float]],
 ) -> Choice:
     """``ranked`` as a choice; with no candidate, the caller serves a "nothing to say" tip."""
     order = tuple(c.agent_id for c in ranked)
-    lead, propensity = (order[0], p[order[0]]) if order else ("", 1.0)
-    params = {c.agent_id: posterior(c, by.config) for c in ranked}
-    return Choice(order, order[: by.config.top_k], lead, propensity, p, by.name, by.version, params)
-
-
-def policy_record(choice: Choice, candidates: Sequence[Candidate]) -> dict[str, Any]:
-    """The JSON-safe policy block of a tip's provenance: enough to re-score it offline."""
-    return {
-        "name": choice.policy,
-        "version": choice.version,
-        "lead": choice.lead,
-        "propensity": choice.propensity,
-        "chosen": list(choice.chosen),
-        "order": list(choice.order),
-        "candidates": [c.to_dict() for c in candidates],
-    }
-
-
-def candidates_from_record(record: Mapping[str, Any]) -> list[Candidate]:
-    """The candidates a policy record was chosen from; ValueError names what is malformed."""
-    items = record.get("candidates") if isinstance(record, Mapping) else None
-    if not isinstance(items, list):
-        raise ValueError("policy record has no 'candidates' list")
-    rebuilt = []
-    for i, item in enumerate(items):
-        try:
-            rebuilt.append(Candidate.from_dict(item))
-        except ValueError as error:
-            raise ValueError(f"policy record candidates[{i}]: {error}") from None
-    return rebuilt
+    lead = order[0] if order else ""
+    return Choice(order, order[: by.config.top_k], lead, by.name, by.version, cache(probabilities))

@@ -10,7 +10,7 @@ from ml.registry.eligibility import Decision
 from ml.serving.llm.port import LLMResponse
 from ml.serving.tip.answer import Answer
 from ml.serving.tip.plan import Plan
-from ml.serving.tip.policy import policy_record
+from ml.serving.tip.policy_record import policy_record
 from ml.serving.tip.tip_context import StoredOutput
 from ml.serving.tip.tip_items import TipItem
 

@@ -4,6 +4,7 @@ the tip path's one round trip (see nudge_infra.storage.driver)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,12 +32,20 @@ class StoredOutput:
     computed_at: datetime
     expires_at: datetime
     items: tuple[OutputItem, ...] = ()
-    params: dict[str, Any] = field(default_factory=dict)
-    """Each param the run used: its value and where it came from."""
+    params_stored: Any = None
+    """The ``params`` column as read: decoded only for the tips' provenance."""
     credit: Credit = field(default_factory=Credit)
     """The user's reactions to this agent's tips."""
     population: Credit = field(default_factory=Credit)
     """Everyone's reactions to this agent's tips."""
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Each param the run used: its value and where it came from."""
+        value = self.params_stored
+        if isinstance(value, str | bytes):  # SQLite hands JSON back as text
+            value = json.loads(value)
+        return dict(value) if isinstance(value, dict) else {}
 
     def ref(self) -> OutputRef:
         return OutputRef(
@@ -86,7 +95,7 @@ def read_outputs(reader: Reader, user_id: str, agent_ids: Sequence[str]) -> dict
         agent_id, version, snippet, suggestion, because, digest, computed, expires = row[:8]
         if agent_id not in wanted:
             continue
-        items, params = c.json_out(row[8]) or [], c.json_out(row[9]) or {}
+        items = c.json_out(row[8]) or []
         found[agent_id] = StoredOutput(
             agent_id,
             version,
@@ -97,15 +106,20 @@ def read_outputs(reader: Reader, user_id: str, agent_ids: Sequence[str]) -> dict
             c.time_out(computed),
             c.time_out(expires),
             tuple(OutputItem(i["ref"], i["label"]) for i in items),
-            params,
+            row[9],
             _credit(row[10:15]),
             _credit(row[15:20]),
         )
     return found
 
 
+_NO_CREDIT = Credit()
+
+
 def _credit(counts: Sequence[Any]) -> Credit:
-    served, done, dismissed, snoozed, ignored = (max(0, int(n or 0)) for n in counts)
+    if counts[0] is None:  # no row: nobody reacted to this agent yet
+        return _NO_CREDIT
+    served, done, dismissed, snoozed, ignored = (int(n) if n and n > 0 else 0 for n in counts)
     return Credit(served, done, dismissed, snoozed, ignored)
 
 

@@ -59,16 +59,16 @@ def test_reactions_move_the_lead_and_consent_still_rules(learned: Env) -> None:
 def test_why_the_agent_was_chosen_is_said_in_plain_words(learned: Env) -> None:
     _credit(learned, "tasks", served=5, done=4, dismissed=1)
     learned.answer("Send the Q3 invoice before lunch.", ["tasks"])
-    for _ in range(6):  # the draw is random: refresh until tasks leads
-        tip = learned.client.get("/v1/users/alice/tip", params={"refresh": "true"}).json()
-        explained = learned.client.get(f"/v1/tips/{tip['tip_id']}/explain").json()
-        if explained["provenance"]["policy"]["lead"] == "tasks":
-            break
-        learned.clock.advance(minutes=1)
-        learned.nudge.sweeper.sweep("tasks")
-        learned.answer("Send the Q3 invoice before lunch.", ["tasks"])
+    tip = learned.client.get("/v1/users/alice/tip").json()
+    explained = learned.client.get(f"/v1/tips/{tip['tip_id']}/explain").json()
+    order = explained["provenance"]["policy"]["order"]
+    rank = order.index("tasks")
+    place = "ranked first" if rank == 0 else f"ranked {rank + 1} of {len(order)}"
     [cited] = [c for c in explained["cited"] if c["agent_id"] == "tasks"]
-    assert cited["why_chosen"] == "ranked first: you completed 4 of the 5 Tasks tips you answered"
+    assert cited["why_chosen"] == f"{place}: you completed 4 of the 5 Tasks tips you answered"
+    left_out = [u for u in explained["not_used"] if u["reason"] == "not_chosen"]
+    assert {u["agent_id"] for u in left_out} == set(order[2:])
+    assert all("the policy left it out of the prompt (ranked" in u["why"] for u in left_out)
 
 
 def test_an_unanswered_tip_counts_as_ignored_until_a_late_answer(learned: Env) -> None:

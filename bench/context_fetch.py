@@ -9,9 +9,9 @@ Measured: ``Orchestrator.plan`` for random users (profile, eligibility, outputs,
 suppressions, last tip, prompt assembly; its reads run on the driver's cursor, see
 ADR 0008). Floor: the same rows and columns read with plain SQL text on one DBAPI
 connection checked out of the same pool, fetched and discarded: seven indexed lookups
-(user, preferences, consents, context, the candidate outputs, active suppressions, the
-last tip with its feedback-since flag). The two alternate per user (plan, floor /
-floor, plan).
+(user, preferences, consents, context, the candidate outputs with the policy's counts,
+active suppressions and item marks, the last tip with its feedback-since flag). The two
+alternate per user (plan, floor / floor, plan).
 """
 
 from __future__ import annotations
@@ -340,13 +340,16 @@ class _Floor:
             "prefs": f"SELECT key, value FROM preferences WHERE user_id = {mark}",
             "context": f"SELECT name, until, set_at FROM contexts WHERE user_id = {mark}",
             "consents": f"SELECT key, granted, changed_at FROM consents WHERE user_id = {mark}",
-            "suppressions": "SELECT agent_id, kind, snippet_hash, until FROM suppressions "
+            # Snippet suppressions and item marks, as the plan reads them: one statement.
+            "suppressions": "SELECT agent_id, kind, snippet_hash, until, NULL FROM suppressions "
+            f"WHERE user_id = {mark} AND (until IS NULL OR until > {mark}) UNION ALL "
+            "SELECT agent_id, kind, NULL, until, ref FROM item_marks "
             f"WHERE user_id = {mark} AND (until IS NULL OR until > {mark})",
             # The latest tip's head (no provenance: the plan does not read it either) and
             # whether feedback came after it, as one row.
             "last_tip": "SELECT t.tip_id, t.user_id, t.text, t.rationale, t.agents, t.fallback, "
             "t.fallback_reason, t.fingerprint, t.created_at, t.serve_count, t.last_served_at, "
-            "EXISTS (SELECT 1 FROM tip_feedback f WHERE f.user_id = t.user_id "
+            "t.items, EXISTS (SELECT 1 FROM tip_feedback f WHERE f.user_id = t.user_id "
             "AND f.created_at >= t.created_at) AS feedback_since "
             f"FROM tips t WHERE t.user_id = {mark} ORDER BY t.created_at DESC LIMIT 1",
         }
@@ -380,15 +383,21 @@ class _Floor:
                 sent += 1
             if wanted:
                 marks = ", ".join([self._mark] * len(wanted))
+                # The outputs with their items and params, and the policy's counts (the
+                # user's and everyone's) for each: one statement, as the plan reads them.
                 cur.execute(
-                    "SELECT agent_id, agent_version, snippet, suggestion, snippet_hash, "
-                    "computed_at, expires_at FROM agent_outputs "
-                    f"WHERE user_id = {self._mark} AND agent_id IN ({marks})",
+                    "SELECT o.agent_id, o.agent_version, o.snippet, o.suggestion, "
+                    "o.snippet_hash, o.computed_at, o.expires_at, o.items, o.params, "
+                    "c.served, c.done, c.dismissed, c.snoozed, c.ignored, "
+                    "p.served, p.done, p.dismissed, p.snoozed, p.ignored FROM agent_outputs o "
+                    "LEFT JOIN agent_credit c ON c.user_id = o.user_id AND c.agent_id = o.agent_id "
+                    "LEFT JOIN agent_population p ON p.agent_id = o.agent_id "
+                    f"WHERE o.user_id = {self._mark} AND o.agent_id IN ({marks})",
                     (user_id, *wanted),
                 )
                 cur.fetchall()
                 sent += 1
-            cur.execute(self._sql["suppressions"], (user_id, self._now))
+            cur.execute(self._sql["suppressions"], (user_id, self._now, user_id, self._now))
             cur.fetchall()
             cur.execute(self._sql["last_tip"], (user_id,))
             cur.fetchone()

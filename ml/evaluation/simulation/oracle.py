@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import numpy as np
-
 from ml.evaluation.simulation.people import SimUser
 from ml.evaluation.simulation.tastes import acceptance
+from ml.serving.tip.draws import Draws
 from ml.serving.tip.policy import Candidate, Choice, PolicyConfig
 
 
@@ -40,7 +39,7 @@ class OraclePolicy:
         ranked = self._ranked(candidates)
         return {c.agent_id: 1.0 if i == 0 else 0.0 for i, c in enumerate(ranked)}
 
-    def choose(self, candidates: Sequence[Candidate], rng: np.random.Generator) -> Choice:
+    def choose(self, candidates: Sequence[Candidate], rng: Draws) -> Choice:
         ranked = self._ranked(candidates)
         order = tuple(c.agent_id for c in ranked)
         probabilities = self.lead_probabilities(ranked)

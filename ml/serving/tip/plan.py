@@ -7,12 +7,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
 from sqlalchemy import Engine
 
 from ml.registry.eligibility import Decision, decide
 from ml.registry.eligibility import candidates as consented
 from ml.registry.registry import Registry
+from ml.serving.tip.draws import SeededDraws
 from ml.serving.tip.policy import Candidate, Choice, Policy
 from ml.serving.tip.prompt import Arm, AssembledPrompt, PromptSnippet, assemble
 from ml.serving.tip.tip_context import StoredOutput, read_outputs, read_suppressions
@@ -111,7 +111,7 @@ def _cache_key(prompt: AssembledPrompt, arm: Arm, model: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-def context_rng(user_id: str, outputs: Iterable[StoredOutput]) -> np.random.Generator:
+def context_rng(user_id: str, outputs: Iterable[StoredOutput]) -> SeededDraws:
     """A generator seeded by what the policy sees: the same inputs draw the same order, so
     polling does not reshuffle the prompt (and miss the tip cache); a new snippet or a new
     reaction draws again."""
@@ -124,4 +124,4 @@ def context_rng(user_id: str, outputs: Iterable[StoredOutput]) -> np.random.Gene
             *map(str, (c.done, c.dismissed, c.snoozed, c.ignored)),
         ]
     digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "big"))
+    return SeededDraws(int.from_bytes(digest[:8], "big"))

@@ -28,6 +28,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ml.serving.tip.draws import Draws
+
 Floats = npt.NDArray[np.float64]
 Grid = tuple[Floats, Floats, Floats]
 _MIN_LEAD = 1e-12  # a drawn lead always had a chance: its propensity is never 0
@@ -165,7 +167,7 @@ class Policy(Protocol):
     @property
     def version(self) -> str: ...
 
-    def choose(self, candidates: Sequence[Candidate], rng: np.random.Generator) -> Choice:
+    def choose(self, candidates: Sequence[Candidate], rng: Draws) -> Choice:
         """Order the candidates; with none, an empty order, lead "" and propensity 1."""
 
     def lead_probabilities(self, candidates: Sequence[Candidate]) -> dict[str, float]:
@@ -234,15 +236,15 @@ class ThompsonPolicy:
         first = _first_probabilities(params[:, 0], params[:, 1], self._grid).tolist()
         return {c.agent_id: (1 - eps) * p + eps / k for c, p in zip(ranked, first, strict=True)}
 
-    def choose(self, candidates: Sequence[Candidate], rng: np.random.Generator) -> Choice:
+    def choose(self, candidates: Sequence[Candidate], rng: Draws) -> Choice:
         ranked = _by_id(candidates)
         if not ranked:
             return _choice(self, [], lambda: {})
         if rng.random() < self.config.epsilon:
-            index = rng.permutation(len(ranked))
-        else:  # a stable sort of the sorted ids: ties in theta go to the smaller agent_id
-            params = np.array([posterior(c, self.config) for c in ranked], dtype=np.float64)
-            index = np.argsort(-rng.beta(params[:, 0], params[:, 1]), kind="stable")
+            index = [int(i) for i in rng.permutation(len(ranked))]
+        else:  # ties in theta go to the smaller agent_id (the sort is stable)
+            thetas = [float(rng.beta(*posterior(c, self.config))) for c in ranked]
+            index = sorted(range(len(ranked)), key=lambda i: -thetas[i])
         return _choice(
             self, [ranked[int(i)] for i in index], lambda: self.lead_probabilities(ranked)
         )
@@ -261,7 +263,7 @@ class StaticPolicy:
         ordered = sorted(_by_id(candidates), key=lambda c: -c.priority)
         return {c.agent_id: 1.0 if i == 0 else 0.0 for i, c in enumerate(ordered)}
 
-    def choose(self, candidates: Sequence[Candidate], rng: np.random.Generator) -> Choice:
+    def choose(self, candidates: Sequence[Candidate], rng: Draws) -> Choice:
         ordered = sorted(_by_id(candidates), key=lambda c: -c.priority)  # stable: then by id
         return _choice(self, ordered, lambda: self.lead_probabilities(ordered))
 

@@ -95,7 +95,7 @@ def read_outputs(reader: Reader, user_id: str, agent_ids: Sequence[str]) -> dict
         agent_id, version, snippet, suggestion, because, digest, computed, expires = row[:8]
         if agent_id not in wanted:
             continue
-        items = c.json_out(row[8]) or []
+        items = c.json_out(row[8]) if row[8] not in (None, "[]") else ()
         found[agent_id] = StoredOutput(
             agent_id,
             version,

@@ -56,18 +56,30 @@ def test_reactions_move_the_lead_and_consent_still_rules(learned: Env) -> None:
     assert "habits" not in [c.agent_id for c in plan.candidates]
 
 
-def test_why_the_agent_was_chosen_is_said_in_plain_words(learned: Env) -> None:
-    _credit(learned, "tasks", served=5, done=4, dismissed=1)
-    learned.answer("Send the Q3 invoice before lunch.", ["tasks"])
-    tip = learned.client.get("/v1/users/alice/tip").json()
-    explained = learned.client.get(f"/v1/tips/{tip['tip_id']}/explain").json()
+def test_why_the_agent_was_chosen_is_said_in_plain_words(
+    settings_for: MakeSettings, clock: FixedClock
+) -> None:
+    # Every eligible snippet in the prompt: the answer citing tasks is valid wherever the
+    # draw ranked it, and the explanation says where that was and why.
+    with open_env(settings_for(policy="thompson", policy_top_k=8), clock) as env:
+        _credit(env, "tasks", served=5, done=4, dismissed=1)
+        env.answer("Send the Q3 invoice before lunch.", ["tasks"])
+        tip = env.client.get("/v1/users/alice/tip").json()
+        explained = env.client.get(f"/v1/tips/{tip['tip_id']}/explain").json()
     order = explained["provenance"]["policy"]["order"]
     rank = order.index("tasks")
     place = "ranked first" if rank == 0 else f"ranked {rank + 1} of {len(order)}"
     [cited] = [c for c in explained["cited"] if c["agent_id"] == "tasks"]
     assert cited["why_chosen"] == f"{place}: you completed 4 of the 5 Tasks tips you answered"
+
+
+def test_eligible_snippets_left_out_of_the_prompt_are_explained(learned: Env) -> None:
+    learned.answer("Send the Q3 invoice before lunch.", ["tasks"])
+    tip = learned.client.get("/v1/users/alice/tip").json()
+    explained = learned.client.get(f"/v1/tips/{tip['tip_id']}/explain").json()
+    order = explained["provenance"]["policy"]["order"]
     left_out = [u for u in explained["not_used"] if u["reason"] == "not_chosen"]
-    assert {u["agent_id"] for u in left_out} == set(order[2:])
+    assert {u["agent_id"] for u in left_out} == set(order[2:]) and len(order) > 2
     assert all("the policy left it out of the prompt (ranked" in u["why"] for u in left_out)
 
 

@@ -19,12 +19,19 @@ from nudge_infra.storage.tables import (
     consent_history,
     consents,
     contexts,
+    inferred_params,
     preferences,
     users,
 )
 from nudge_profile.model import ActiveContext, Consent, Profile
 
 AgentsRequiring = Callable[[str], Sequence[str]]
+InferredUnder = Callable[[str], Sequence[str]]
+"""The inferred keys that agents needing a consent ask for (params with ``infer:``)."""
+
+
+def _nothing_inferred(key: str) -> Sequence[str]:
+    return ()
 
 
 # The tip path reads a profile on every request: three primary-key lookups on the
@@ -147,12 +154,20 @@ class ProfileStore:
             return bool(removed.rowcount)
 
     def set_consent(
-        self, user_id: str, key: str, granted: bool, *, agents_requiring: AgentsRequiring
+        self,
+        user_id: str,
+        key: str,
+        granted: bool,
+        *,
+        agents_requiring: AgentsRequiring,
+        inferred_under: InferredUnder = _nothing_inferred,
     ) -> int:
         """Grant or revoke one consent key.
 
-        A revocation deletes, in the same transaction, the user's stored outputs of
-        every agent that needs the key. Returns how many outputs were deleted.
+        A revocation deletes, in the same transaction, the user's stored outputs and state
+        of every agent that needs the key, and the values inferred for those agents (an
+        agent still allowed to infer one infers it again on its next run). Returns how many
+        outputs were deleted.
         """
         now = self._clock()
         deleted = 0
@@ -181,20 +196,7 @@ class ProfileStore:
                 insert(consent_history).values(user_id=user_id, key=key, granted=granted, at=now)
             )
             if not granted:
-                agent_ids = list(agents_requiring(key))
-                if agent_ids:
-                    deleted = conn.execute(
-                        delete(agent_outputs).where(
-                            agent_outputs.c.user_id == user_id,
-                            agent_outputs.c.agent_id.in_(agent_ids),
-                        )
-                    ).rowcount
-                    # What those agents kept about the user was read under the consent too.
-                    conn.execute(
-                        delete(agent_state).where(
-                            agent_state.c.user_id == user_id, agent_state.c.agent_id.in_(agent_ids)
-                        )
-                    )
+                deleted = _forget_under(conn, user_id, key, agents_requiring, inferred_under)
             events.append(
                 conn,
                 events.Topic.CONSENT_CHANGED,
@@ -204,6 +206,34 @@ class ProfileStore:
             )
             _touch(conn, user_id, now)
         return deleted
+
+
+def _forget_under(
+    conn: Connection,
+    user_id: str,
+    key: str,
+    agents_requiring: AgentsRequiring,
+    inferred_under: InferredUnder,
+) -> int:
+    """Delete what was read or worked out under a revoked consent; how many outputs."""
+    deleted = 0
+    agent_ids = list(agents_requiring(key))
+    if agent_ids:
+        mine = (agent_outputs.c.user_id == user_id, agent_outputs.c.agent_id.in_(agent_ids))
+        deleted = conn.execute(delete(agent_outputs).where(*mine)).rowcount
+        # What those agents kept about the user was read under the consent too.
+        conn.execute(
+            delete(agent_state).where(
+                agent_state.c.user_id == user_id, agent_state.c.agent_id.in_(agent_ids)
+            )
+        )
+    if inferred := list(inferred_under(key)):
+        conn.execute(
+            delete(inferred_params).where(
+                inferred_params.c.user_id == user_id, inferred_params.c.key.in_(inferred)
+            )
+        )
+    return deleted
 
 
 def user_exists(conn: Connection, user_id: str) -> bool:

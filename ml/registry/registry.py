@@ -77,6 +77,17 @@ class Registry:
         """Return the ids of the agents, enabled or not, that need ``consent_key``."""
         return [agent.id for agent in self.agents.values() if consent_key in agent.consents]
 
+    def inferred_under(self, consent_key: str) -> list[str]:
+        """Return the inferrers that agents needing ``consent_key`` ask for, sorted."""
+        return sorted(
+            {
+                spec.infer
+                for agent_id in self.agents_requiring(consent_key)
+                for spec in self.agents[agent_id].manifest.params.values()
+                if spec.infer
+            }
+        )
+
     def readers_of(self, signal_kind: str) -> list[str]:
         """Return the ids of the agents, enabled or not, that read ``signal_kind`` signals."""
         return [agent.id for agent in self.agents.values() if signal_kind in agent.manifest.reads]

@@ -18,7 +18,11 @@ def seed_demo(nudge: Nudge, now: datetime) -> list[str]:
         nudge.profiles.set_preferences(user.user_id, user.preferences)
         for key in sorted({k for a in registry.agents.values() for k in a.manifest.consents}):
             nudge.profiles.set_consent(
-                user.user_id, key, key in user.granted, agents_requiring=registry.agents_requiring
+                user.user_id,
+                key,
+                key in user.granted,
+                agents_requiring=registry.agents_requiring,
+                inferred_under=registry.inferred_under,
             )
         if user.active_context:
             nudge.profiles.set_context(user.user_id, user.active_context, None)

@@ -127,6 +127,7 @@ def _profile_router(services: Services, caller: Callable[..., Caller]) -> APIRou
     return profile_routes.make_router(
         services.profiles,
         lambda key: services.registry().agents_requiring(key),
+        lambda key: services.registry().inferred_under(key),
         caller,
         services.insights,
         learned,

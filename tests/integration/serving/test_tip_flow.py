@@ -261,6 +261,23 @@ def test_revoking_a_consent_deletes_outputs_in_the_same_transaction(env: Env) ->
     assert '<snippet agent="calendar">' not in env.prompt_of()
 
 
+def test_revoking_a_consent_forgets_what_was_inferred_under_it(env: Env) -> None:
+    def inferred() -> set[str]:
+        return set(env.client.get("/v1/users/alice/profile").json()["inferred"])
+
+    assert {"wake_time", "active_hour"} <= inferred()
+    assert env.nudge.registry.current.inferred_under("health.read") == ["wake_time"]
+    r = env.client.put("/v1/users/alice/consents/health.read", json={"granted": False})
+    assert r.status_code == 200
+    assert "wake_time" not in inferred() and "active_hour" in inferred()
+    env.nudge.sweeper.sweep_all()  # no agent may read the sleep logs now
+    assert "wake_time" not in inferred()
+
+    env.client.put("/v1/users/alice/consents/health.read", json={"granted": True})
+    env.nudge.sweeper.sweep_all()
+    assert "wake_time" in inferred()
+
+
 def test_every_served_tip_has_a_provenance_record(env: Env) -> None:
     env.answer("Send the Q3 invoice before the stand-up.", ["tasks"])
     env.client.get("/v1/users/alice/tip")

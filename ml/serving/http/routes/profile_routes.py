@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Response, status
 
 from nudge_profile.insights import Insights
 from nudge_profile.model import Profile
-from nudge_profile.store import AgentsRequiring, ProfileStore
+from nudge_profile.store import AgentsRequiring, InferredUnder, ProfileStore
 from nudge_profile.validation import (
     CONSENT_KEY_PATTERN,
     USER_ID_PATTERN,
@@ -52,6 +52,7 @@ def profile_out(profile: Profile, **extras: Any) -> ProfileOut:
 def make_router(
     store: ProfileStore,
     agents_requiring: AgentsRequiring,
+    inferred_under: InferredUnder,
     caller: Callable[..., Any],
     insights: Insights,
     learned: Learned,
@@ -100,8 +101,10 @@ def make_router(
 
     @router.put("/{user_id}/consents/{key}", response_model=ProfileOut)
     def put_consent(user_id: UserIdPath, key: ConsentKeyPath, body: ConsentIn) -> ProfileOut:
-        """Grant or revoke a consent; revoking deletes the outputs of agents that need it."""
-        store.set_consent(user_id, key, body.granted, agents_requiring=agents_requiring)
+        """Grant or revoke a consent; revoking deletes the outputs and state of the agents
+        that need it, and what was inferred for them."""
+        scope = {"agents_requiring": agents_requiring, "inferred_under": inferred_under}
+        store.set_consent(user_id, key, body.granted, **scope)
         return profile_out(store.get(user_id))
 
     return router

@@ -269,7 +269,7 @@ def _phases(
     """
     from bench.stats import percentile
     from ml.registry.eligibility import candidates, decide
-    from ml.serving.tip.prompt import PromptSnippet, assemble
+    from ml.serving.tip.prompt import Frame, PromptSnippet, assemble
     from ml.serving.tip.tip_context import read_outputs, read_suppressions
     from ml.serving.tip.tip_store import read_last_tip
     from nudge_infra.storage.driver import Reader
@@ -309,14 +309,8 @@ def _phases(
             hidden_items=hidden,
         )
         eligible = [outputs[d.agent_id] for d in decisions if d.eligible]
-        assemble(
-            prompts[user_id],
-            now=now,
-            timezone=profile.timezone,
-            preferences=profile.preferences,
-            context=context,
-            snippets=[PromptSnippet(o.agent_id, o.snippet) for o in eligible],
-        )
+        frame = Frame(prompts[user_id], now, profile.timezone, profile.preferences, context)
+        assemble(frame, [PromptSnippet(o.agent_id, o.snippet) for o in eligible])
         spans["decide+prompt"].append(time.perf_counter() - t)
     return {k: percentile(v, 50) for k, v in spans.items()}
 

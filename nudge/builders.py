@@ -14,9 +14,10 @@ from ml.serving.llm.model_list import load_model_list
 from ml.serving.llm.port import LLMClient
 from ml.serving.prompts.experiments import Experiments, choose_arm
 from ml.serving.prompts.prompt_registry import LivePrompts, PromptRegistry
+from ml.serving.tip.bandits import make_policy
 from ml.serving.tip.llm_request import GenerationConfig
 from ml.serving.tip.orchestrator import Orchestrator
-from ml.serving.tip.policy import PolicyConfig, StaticPolicy, ThompsonPolicy
+from ml.serving.tip.policy import Policy, PolicyConfig
 from ml.serving.tip.prompt import DEFAULT_PROMPT, Arm
 from ml.serving.tip.tip_store import TipStore
 from nudge.credentials import Credentials, load_or_create
@@ -108,9 +109,9 @@ def build_orchestrator(
     )
 
 
-def build_policy(settings: Settings) -> ThompsonPolicy | StaticPolicy:
+def build_policy(settings: Settings) -> Policy:
     config = PolicyConfig(top_k=settings.policy_top_k, epsilon=settings.policy_epsilon)
-    return ThompsonPolicy(config) if settings.policy == "thompson" else StaticPolicy(config)
+    return make_policy(settings.policy, config)
 
 
 def build_local_refresh(

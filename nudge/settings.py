@@ -93,9 +93,12 @@ class Settings(BaseSettings):
         description="tip requests per caller and user, e.g. 30/minute (N/second|minute|hour)",
     )
 
-    policy: Literal["thompson", "static"] = Field(
-        default="thompson",
-        description="how the snippets in a prompt are chosen: learned (thompson) or by priority",
+    policy: Literal["bayes-ucb", "thompson", "static"] = Field(
+        default="bayes-ucb",
+        description=(
+            "how the snippets in a prompt are chosen: learned from reactions (bayes-ucb, "
+            "thompson) or by priority (static)"
+        ),
     )
     policy_top_k: int = Field(default=2, ge=1, le=8, description="snippets per prompt")
     policy_epsilon: float = Field(

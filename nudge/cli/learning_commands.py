@@ -33,6 +33,9 @@ def simulate(
         Path | None, typer.Option("--json", help="write the results as JSON here")
     ] = None,
     mlflow: Annotated[bool, typer.Option(help="log the run and its plot to MLflow")] = True,
+    policy: Annotated[
+        Literal["bayes-ucb", "thompson"], typer.Option(help="the learned arm's policy")
+    ] = "bayes-ucb",
 ) -> None:
     """Run synthetic users with hidden tastes through the product three times (learned,
     static and oracle policy, same seed) and compare how often they act on their tips."""
@@ -41,7 +44,7 @@ def simulate(
     from ml.evaluation.simulation.stub_llm import StubLLM
 
     settings = load_settings(embedded_llm=llm == "embedded")
-    config = SimConfig(users=users, days=days, seed=seed)
+    config = SimConfig(users=users, days=days, seed=seed, policy=policy)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())  # fmt: skip
     results: dict[str, ArmResult] = {}
@@ -58,6 +61,7 @@ def simulate(
     document = summary(config, llm, results)
     document["elapsed_s"] = round(time.perf_counter() - started, 1)
     out.print(_table(document))
+    out.print(_off_policy_table(document))
     if json_path is not None:
         write_json(document, json_path)
         out.print(f"wrote {escape(str(json_path))}")
@@ -77,28 +81,39 @@ def _table(document: dict[str, Any]) -> Table:
         curve = " ".join(f"{x:.2f}" for x in document["acceptance_by_day"][arm])
         repeats = str(document["done_item_repeats_by_arm"][arm])
         table.add_row(arm, f"{document['acceptance'][arm]:.3f}", curve, repeats)
-    off = document["off_policy"]
     table.caption = (
-        f"learned ÷ static = {document['acceptance_ratio']}, gap closed = "
-        f"{document['gap_closed']}; static estimated from the learned logs: SNIPS "
-        f"{off['snips']:.3f} (IPS {off['ips']:.3f}) vs true {off['true']:.3f}"
+        f"learned ÷ static = {document['acceptance_ratio']}, gap closed = {document['gap_closed']}"
     )
+    return table
+
+
+def _off_policy_table(document: dict[str, Any]) -> Table:
+    off = document["off_policy"]
+    table = Table(
+        title=f"other policies estimated from the {off['logged_by']} run's {off['n']} tips"
+    )
+    for name in ("policy", "true", "IPS", "SNIPS", "DR", "effective n"):
+        table.add_column(name, justify="left" if name == "policy" else "right")
+    for name, found in off["targets"].items():
+        cells = [f"{found[k]:.3f} ± {1.96 * found[f'{k}_se']:.3f}" for k in ("ips", "snips", "dr")]
+        table.add_row(name, f"{found['true']:.3f}", *cells, f"{found['effective_n']:.0f}")
     return table
 
 
 def eval_policy(
     target: Annotated[
-        Literal["static", "thompson"], typer.Option(help="the policy to estimate")
+        Literal["static", "bayes-ucb", "thompson"], typer.Option(help="the policy to estimate")
     ] = "static",
 ) -> None:
     """Estimate a policy's acceptance from the tips this Nudge logged (IPS, SNIPS, DR)."""
     from ml.evaluation.policy_eval import evaluate_policy
-    from ml.serving.tip.policy import PolicyConfig, StaticPolicy, ThompsonPolicy
+    from ml.serving.tip.bandits import make_policy
+    from ml.serving.tip.policy import PolicyConfig
     from nudge_infra.storage.engine import make_engine
 
     settings = load_settings(embedded_llm=False)
     config = PolicyConfig(top_k=settings.policy_top_k, epsilon=settings.policy_epsilon)
-    policy = StaticPolicy(config) if target == "static" else ThompsonPolicy(config)
+    policy = make_policy(target, config)
     engine = make_engine(settings.sqlalchemy_url)
     try:
         found = evaluate_policy(engine, policy)
@@ -113,6 +128,9 @@ def eval_policy(
     table = Table(title=f"estimated acceptance of the {target} policy ({policy.version})")
     for name in ("logged tips", "effective n", "logged acceptance", "IPS", "SNIPS", "DR"):
         table.add_column(name, justify="right")
+    estimates = [f"{v:.3f} ± {1.96 * se:.3f}" for v, se in ((found.ips, found.ips_se),
+                 (found.snips, found.snips_se), (found.dr, found.dr_se))]  # fmt: skip
     table.add_row(str(found.n), f"{found.effective_n:.1f}", f"{found.on_policy_mean:.3f}",
-                  f"{found.ips:.3f}", f"{found.snips:.3f}", f"{found.dr:.3f}")  # fmt: skip
+                  *estimates)  # fmt: skip
+    table.caption = "± is a 95 % interval (1.96 standard errors)"
     out.print(table)

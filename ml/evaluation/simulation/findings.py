@@ -11,7 +11,8 @@ from typing import Any
 
 from ml.evaluation.off_policy import estimate
 from ml.evaluation.simulation.run import ArmResult, SimConfig
-from ml.serving.tip.policy import PolicyConfig, StaticPolicy
+from ml.serving.tip.bandits import POLICY_NAMES, make_policy
+from ml.serving.tip.policy import PolicyConfig
 
 
 def second_half(result: ArmResult) -> float:
@@ -28,9 +29,6 @@ def _ratio(a: float, b: float) -> float | None:
 def summary(config: SimConfig, llm: str, arms: Mapping[str, ArmResult]) -> dict[str, Any]:
     """The JSON document ``nudge simulate --json`` writes."""
     learned, static, oracle = (second_half(arms[a]) for a in ("learned", "static", "oracle"))
-    target = StaticPolicy(PolicyConfig(top_k=config.top_k, epsilon=config.epsilon))
-    off = estimate(target, arms["learned"].logs)
-    truth = arms["learned"].counterfactual.get("static", 0.0)
     return {
         "config": {
             "users": config.users,
@@ -39,6 +37,7 @@ def summary(config: SimConfig, llm: str, arms: Mapping[str, ArmResult]) -> dict[
             "llm": llm,
             "top_k": config.top_k,
             "epsilon": config.epsilon,
+            "policy": config.policy,
         },
         "acceptance": {"learned": learned, "static": static, "oracle": oracle},
         "acceptance_ratio": _ratio(learned, static),
@@ -49,22 +48,33 @@ def summary(config: SimConfig, llm: str, arms: Mapping[str, ArmResult]) -> dict[
         "acceptance_by_day": {
             a: [round(x, 4) for x in r.acceptance_by_day] for a, r in arms.items()
         },
-        "off_policy": {
-            "target": "static",
-            "logged_by": "learned",
-            "ips": round(off.ips, 4),
-            "snips": round(off.snips, 4),
-            "dr": round(off.dr, 4),
-            "effective_n": round(off.effective_n, 1),
-            "n": off.n,
-            "true": round(truth, 4),
-            "snips_error": _ratio(off.snips - truth, truth),
-            "ips_error": _ratio(off.ips - truth, truth),
-            "dr_error": _ratio(off.dr - truth, truth),
-            "static_arm_acceptance": round(arms["static"].tip_acceptance, 4),
-            "logged_expected": round(arms["learned"].counterfactual.get("logged", 0.0), 4),
-            "logged_realised": round(off.on_policy_mean, 4),
-        },
+        "off_policy": off_policy(config, arms),
+    }
+
+
+def off_policy(config: SimConfig, arms: Mapping[str, ArmResult]) -> dict[str, Any]:
+    """Every other policy's acceptance estimated from the learned run's logged tips, next
+    to what it would truly have earned in those same situations (the hidden tastes)."""
+    logged = arms["learned"]
+    policy_config = PolicyConfig(top_k=config.top_k, epsilon=config.epsilon)
+    targets = {}
+    for name in (n for n in POLICY_NAMES if n != config.policy):
+        off = estimate(make_policy(name, policy_config), logged.logs)
+        truth = logged.counterfactual.get(name, 0.0)
+        found: dict[str, Any] = {"true": round(truth, 4), "effective_n": round(off.effective_n, 1)}
+        for kind in ("ips", "snips", "dr"):
+            value, se = getattr(off, kind), getattr(off, f"{kind}_se")
+            found |= {kind: round(value, 4), f"{kind}_se": round(se, 4)}
+            found[f"{kind}_error"] = _ratio(value - truth, truth)
+            found[f"{kind}_within_95"] = abs(value - truth) <= 1.96 * se
+        targets[name] = found
+    return {
+        "logged_by": config.policy,
+        "n": len(logged.logs),
+        "logged_expected": round(logged.counterfactual.get("logged", 0.0), 4),
+        "logged_realised": round(logged.tip_acceptance, 4),
+        "static_arm_acceptance": round(arms["static"].tip_acceptance, 4),
+        "targets": targets,
     }
 
 

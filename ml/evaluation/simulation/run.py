@@ -29,13 +29,9 @@ from ml.evaluation.simulation.routine import SimSignal
 from ml.evaluation.simulation.tastes import acceptance
 from ml.evaluation.throwaway import throwaway_settings
 from ml.serving.llm.port import LLMClient
+from ml.serving.tip.bandits import POLICY_NAMES, PolicyName, make_policy
 from ml.serving.tip.orchestrator import Orchestrator
-from ml.serving.tip.policy import (
-    Policy,
-    PolicyConfig,
-    StaticPolicy,
-    ThompsonPolicy,
-)
+from ml.serving.tip.policy import Policy, PolicyConfig
 from ml.serving.tip.policy_record import candidates_from_record
 from ml.serving.tip.reactions import Reaction as Feedback
 from ml.serving.tip.tip_store import TipHead
@@ -59,6 +55,8 @@ class SimConfig:
     seed: int
     top_k: int = 2
     epsilon: float = 0.1
+    policy: PolicyName = "bayes-ucb"
+    """The learned arm's policy."""
 
 
 @dataclass(slots=True)
@@ -106,10 +104,11 @@ def _local(day: date, at: time, user: SimUser) -> datetime:
     return datetime.combine(day, at, tzinfo=user.timezone)
 
 
-def _policy(arm: Arm, config: PolicyConfig) -> ThompsonPolicy | StaticPolicy | OraclePolicy:
-    if arm == "learned":
-        return ThompsonPolicy(config)
-    return StaticPolicy(config) if arm == "static" else OraclePolicy(config)
+def _policy(arm: Arm, config: SimConfig) -> Policy | OraclePolicy:
+    policy_config = PolicyConfig(top_k=config.top_k, epsilon=config.epsilon)
+    if arm == "oracle":
+        return OraclePolicy(policy_config)
+    return make_policy(config.policy if arm == "learned" else "static", policy_config)
 
 
 class _Life:
@@ -176,7 +175,7 @@ async def _live(
         nudge.profiles.upsert_user(user.user_id, timezone=user.timezone.key)
         for key in consents:
             nudge.profiles.set_consent(user.user_id, key, True, agents_requiring=lambda _: [])
-    policy = _policy(arm, PolicyConfig(top_k=config.top_k, epsilon=config.epsilon))
+    policy = _policy(arm, config)
     orchestrator = Orchestrator(
         tips=nudge.tips,
         registry=lambda: nudge.registry.current,
@@ -215,10 +214,7 @@ def _counterfactual(
 ) -> dict[str, float]:
     """What each policy would have earned on the logged tips, by the users' true tastes."""
     by_id = {u.user_id: u for u in users}
-    targets: dict[str, Policy] = {
-        "static": StaticPolicy(config),
-        "thompson": ThompsonPolicy(config),
-    }
+    targets: dict[str, Policy] = {name: make_policy(name, config) for name in POLICY_NAMES}
     totals = dict.fromkeys((*targets, "logged"), 0.0)
     rows = 0
     for user_id, created_at, record in logged_contexts(nudge.engine):

@@ -17,10 +17,11 @@ import anyio
 from ml.registry.registry import Registry
 from ml.serving.llm.port import LLMClient, LLMError, LLMRequest, LLMResponse, Message
 from ml.serving.tip.answer import InvalidAnswer
+from ml.serving.tip.bandits import BayesUcbPolicy
 from ml.serving.tip.fallback import FallbackSource, fallback_tip
 from ml.serving.tip.llm_request import GenerationConfig, read_answer, resolved_model, tip_request
 from ml.serving.tip.plan import Plan, make_plan
-from ml.serving.tip.policy import Policy, ThompsonPolicy
+from ml.serving.tip.policy import Policy
 from ml.serving.tip.prompt import Arm, PromptTemplate
 from ml.serving.tip.provenance import Generation, provenance_record
 from ml.serving.tip.tip_items import tip_items
@@ -61,7 +62,7 @@ class Orchestrator:
     ) -> None:
         """``arm`` picks a user's prompt and model (A/B experiments); by default every user
         gets ``prompt()`` and the configured alias. ``policy`` chooses the snippets that go
-        into the prompt (Thompson sampling by default)."""
+        into the prompt (Bayes-UCB by default)."""
         self._tips = tips
         self._registry = registry
         self._llm = llm
@@ -69,7 +70,7 @@ class Orchestrator:
         self._clock = clock
         self._config = config
         self._arm = arm or (lambda _user: Arm(self._prompt(), self._config.alias))
-        self._policy: Policy = policy or ThompsonPolicy()
+        self._policy: Policy = policy or BayesUcbPolicy()
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @property

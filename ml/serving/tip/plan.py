@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,7 +14,7 @@ from ml.registry.eligibility import candidates as consented
 from ml.registry.registry import Registry
 from ml.serving.tip.draws import SeededDraws
 from ml.serving.tip.policy import Candidate, Choice, Policy
-from ml.serving.tip.prompt import Arm, AssembledPrompt, PromptSnippet, assemble
+from ml.serving.tip.prompt import Arm, AssembledPrompt, Frame, PromptSnippet, assemble
 from ml.serving.tip.tip_context import StoredOutput, read_outputs, read_suppressions
 from ml.serving.tip.tip_store import TipHead, read_last_tip
 from nudge_infra.storage.driver import Reader
@@ -73,35 +73,27 @@ def make_plan(
     )
     # Eligibility is settled before the policy runs: the policy only orders what it may show.
     allowed = {d.agent_id: outputs[d.agent_id] for d in decisions if d.eligible}
+    frame = Frame(arm.prompt, now, profile.timezone, profile.preferences, context)
+    candidates, choice = _choose(policy, user_id, allowed, registry, frame.key())
+    eligible, chosen = [allowed[a] for a in choice.order], [allowed[a] for a in choice.chosen]
+    prompt = assemble(frame, [PromptSnippet(o.agent_id, o.snippet) for o in chosen])
+    key = _cache_key(prompt, arm, model)
+    return Plan(profile, decisions, eligible, chosen, choice, candidates, prompt, key, last,
+                feedback_since, arm, now, registry)  # fmt: skip
+
+
+def _choose(
+    policy: Policy,
+    user_id: str,
+    allowed: Mapping[str, StoredOutput],
+    registry: Registry,
+    frame: str,
+) -> tuple[list[Candidate], Choice]:
     candidates = [
         Candidate(o.agent_id, registry.agents[o.agent_id].priority, o.credit, o.population)
         for o in allowed.values()
     ]
-    choice = policy.choose(candidates, context_rng(user_id, allowed.values()))
-    eligible, chosen = [allowed[a] for a in choice.order], [allowed[a] for a in choice.chosen]
-    prompt = assemble(
-        arm.prompt,
-        now=now,
-        timezone=profile.timezone,
-        preferences=profile.preferences,
-        context=context,
-        snippets=[PromptSnippet(o.agent_id, o.snippet) for o in chosen],
-    )
-    return Plan(
-        profile,
-        decisions,
-        eligible,
-        chosen,
-        choice,
-        candidates,
-        prompt,
-        _cache_key(prompt, arm, model),
-        last,
-        feedback_since,
-        arm,
-        now,
-        registry,
-    )
+    return candidates, policy.choose(candidates, context_rng(user_id, allowed.values(), frame))
 
 
 def _cache_key(prompt: AssembledPrompt, arm: Arm, model: str) -> str:
@@ -111,11 +103,14 @@ def _cache_key(prompt: AssembledPrompt, arm: Arm, model: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-def context_rng(user_id: str, outputs: Iterable[StoredOutput]) -> SeededDraws:
-    """A generator seeded by what the policy sees: the same inputs draw the same order, so
-    polling does not reshuffle the prompt (and miss the tip cache); a new snippet or a new
-    reaction draws again."""
-    parts = [user_id]
+def context_rng(user_id: str, outputs: Iterable[StoredOutput], frame: str) -> SeededDraws:
+    """A generator seeded by what the policy sees and by the prompt's ``frame``: the same
+    inputs draw the same order, so polling does not reshuffle the prompt (and miss the tip
+    cache). Whatever makes a new tip draws again: a new snippet, a new reaction, or a new
+    frame (the hour, the context). A new tip never reuses an old tip's draw, so each logged
+    lead is an independent draw with its recorded propensity, as off-policy evaluation
+    assumes."""
+    parts = [user_id, frame]
     for o in sorted(outputs, key=lambda o: o.agent_id):
         c = o.credit  # reactions, not served: serving a tip must not reshuffle the next
         parts += [

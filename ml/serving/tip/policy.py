@@ -10,10 +10,9 @@ Each candidate's chance that its tip is done is Beta(alpha, beta), built in thre
     alpha = n * m_pop + S_user          beta = n * (1 - m_pop) + F_user
 
 A new user starts from what works for everyone, then their own reactions count in full;
-alpha, beta > 0 always (0.15 <= m0 <= 0.5, q and P > 0). The lead's propensity is exact:
-P(i draws the largest theta) = integral of f_i(x) * prod_{j != i} F_j(x) dx on a grid,
-uniform in the middle and geometric towards 0 and 1 where tiny alphas or betas pile up;
-it is computed after the LLM call, off the plan's path.
+alpha, beta > 0 always (0.15 <= m0 <= 0.5, q and P > 0). This module holds the posterior,
+what every policy answers (a ``Choice``) and the manifest's static rule; the learned
+policies that rank by the posterior are in ``bandits``.
 """
 
 from __future__ import annotations
@@ -25,14 +24,7 @@ from functools import cache
 from itertools import pairwise
 from typing import Any, Protocol
 
-import numpy as np
-import numpy.typing as npt
-
 from ml.serving.tip.draws import Draws
-
-Floats = npt.NDArray[np.float64]
-Grid = tuple[Floats, Floats, Floats]
-_MIN_LEAD = 1e-12  # a drawn lead always had a chance: its propensity is never 0
 
 
 def _is_count(value: object) -> bool:
@@ -105,12 +97,15 @@ class PolicyConfig:
     ignored_weight: float = 0.25
     population_strength: float = 5.0  # most pseudo-observations the population prior gives
     priority_strength: float = 2.0
-    cells: int = 1024  # resolution of the lead-probability integral over [0, 1]
+    quantile: float = 0.8  # bayes-ucb ranks each candidate by (about) this posterior quantile
+    cells: int = 1024  # resolution of thompson's lead-probability integral over [0, 1]
 
     def __post_init__(self) -> None:
         for name, least in (("top_k", 1), ("cells", 16)):
             if not _is_count(value := getattr(self, name)) or value < least:
                 raise ValueError(f"policy {name} must be an int >= {least}, got {value!r}")
+        if not 0.5 <= self.quantile < 1.0:
+            raise ValueError(f"policy quantile must be in [0.5, 1), got {self.quantile!r}")
         for name in ("epsilon", "snooze_weight", "ignored_weight"):
             if not 0.0 <= (value := getattr(self, name)) <= 1.0:
                 raise ValueError(f"policy {name} must be in [0, 1], got {value!r}")
@@ -174,80 +169,12 @@ class Policy(Protocol):
         """P(each candidate is first): deterministic, for off-policy evaluation."""
 
 
-def _by_id(candidates: Sequence[Candidate]) -> list[Candidate]:
+def by_id(candidates: Sequence[Candidate]) -> list[Candidate]:
     ranked = sorted(candidates, key=lambda c: c.agent_id)
     for a, b in pairwise(ranked):
         if a.agent_id == b.agent_id:
             raise ValueError(f"agent {a.agent_id!r} is a candidate twice")
     return ranked
-
-
-def _grid(cells: int) -> Grid:
-    """Cells of [0, 1/2]: log of each edge (lo, hi) and log(1 - x) at the middle."""
-    h = 1.0 / cells
-    depth = 0.05 * 1.1 ** np.arange(180)  # nats below h: reaches e^-1e6, for tiny alphas
-    tail_hi = math.log(h) - np.concatenate(([0.0], depth[depth < 1e6]))
-    tail_lo = np.append(tail_hi[1:], -np.inf)
-    uniform = np.log(np.linspace(h, 0.5, max(cells // 2, 2)))
-    lo = np.concatenate((tail_lo[::-1], uniform[:-1]))
-    hi = np.concatenate((tail_hi[::-1], uniform[1:]))
-    mid = np.where(np.isinf(lo), hi - math.log(2.0), (lo + hi) / 2)
-    return lo, hi, np.log1p(-np.exp(mid))
-
-
-def _half(a: Floats, b: Floats, grid: Grid) -> Floats:
-    """Log mass per cell of [0, 1/2]: x^(a-1) integrated exactly, (1-x)^(b-1) at the middle."""
-    lo, hi, log1m_mid = grid
-    a, b = a[:, None], b[:, None]
-    return a * hi + np.log(-np.expm1(a * (lo - hi))) - np.log(a) + (b - 1.0) * log1m_mid
-
-
-def _first_probabilities(alpha: Floats, beta: Floats, grid: Grid) -> Floats:
-    """P(each Beta(alpha_i, beta_i) draw is the largest), by integration over the grid."""
-    log_mass = np.concatenate((_half(alpha, beta, grid), _half(beta, alpha, grid)[:, ::-1]), 1)
-    mass = np.exp(log_mass - log_mass.max(axis=1, keepdims=True))
-    mass /= mass.sum(axis=1, keepdims=True)
-    below = np.cumsum(mass, axis=1) - 0.5 * mass  # a tie inside a cell is a coin flip
-    # P(every other draw is lower); where below is 0, so is the candidate's own mass.
-    others = below.prod(axis=0) / np.where(below > 0, below, 1.0)
-    first = np.maximum((mass * others).sum(axis=1), _MIN_LEAD)
-    return np.asarray(first / first.sum(), dtype=np.float64)
-
-
-class ThompsonPolicy:
-    """Thompson sampling with an epsilon floor: every lead's propensity is >= epsilon / K."""
-
-    name = "thompson"
-
-    def __init__(self, config: PolicyConfig | None = None) -> None:
-        c = self.config = config or PolicyConfig()
-        self.version = (
-            f"thompson-1:k{c.top_k}:e{c.epsilon:g}:s{c.snooze_weight:g}:i{c.ignored_weight:g}"
-            f":p{c.population_strength:g}:q{c.priority_strength:g}:c{c.cells}"
-        )
-        self._grid = _grid(c.cells)
-
-    def lead_probabilities(self, candidates: Sequence[Candidate]) -> dict[str, float]:
-        ranked = _by_id(candidates)
-        if not ranked:
-            return {}
-        eps, k = self.config.epsilon, len(ranked)
-        params = np.array([posterior(c, self.config) for c in ranked], dtype=np.float64)
-        first = _first_probabilities(params[:, 0], params[:, 1], self._grid).tolist()
-        return {c.agent_id: (1 - eps) * p + eps / k for c, p in zip(ranked, first, strict=True)}
-
-    def choose(self, candidates: Sequence[Candidate], rng: Draws) -> Choice:
-        ranked = _by_id(candidates)
-        if not ranked:
-            return _choice(self, [], lambda: {})
-        if rng.random() < self.config.epsilon:
-            index = [int(i) for i in rng.permutation(len(ranked))]
-        else:  # ties in theta go to the smaller agent_id (the sort is stable)
-            thetas = [float(rng.beta(*posterior(c, self.config))) for c in ranked]
-            index = sorted(range(len(ranked)), key=lambda i: -thetas[i])
-        return _choice(
-            self, [ranked[int(i)] for i in index], lambda: self.lead_probabilities(ranked)
-        )
 
 
 class StaticPolicy:
@@ -260,17 +187,17 @@ class StaticPolicy:
         self.version = f"static-1:k{self.config.top_k}"
 
     def lead_probabilities(self, candidates: Sequence[Candidate]) -> dict[str, float]:
-        ordered = sorted(_by_id(candidates), key=lambda c: -c.priority)
+        ordered = sorted(by_id(candidates), key=lambda c: -c.priority)
         return {c.agent_id: 1.0 if i == 0 else 0.0 for i, c in enumerate(ordered)}
 
     def choose(self, candidates: Sequence[Candidate], rng: Draws) -> Choice:
-        ordered = sorted(_by_id(candidates), key=lambda c: -c.priority)  # stable: then by id
-        return _choice(self, ordered, lambda: self.lead_probabilities(ordered))
+        ordered = sorted(by_id(candidates), key=lambda c: -c.priority)  # stable: then by id
+        return make_choice(self, ordered, lambda: self.lead_probabilities(ordered))
 
 
-def _choice(
-    by: ThompsonPolicy | StaticPolicy,
-    ranked: list[Candidate],
+def make_choice(
+    by: Policy,
+    ranked: Sequence[Candidate],
     probabilities: Callable[[], dict[str, float]],
 ) -> Choice:
     """``ranked`` as a choice; with no candidate, the caller serves a "nothing to say" tip."""

@@ -161,24 +161,38 @@ def part_of_day(local: datetime) -> str:
     return "evening" if hour < 22 else "night"
 
 
-def assemble(
-    template: PromptTemplate,
-    *,
-    now: datetime,
-    timezone: ZoneInfo,
-    preferences: Mapping[str, Any],
-    context: str | None,
-    snippets: Sequence[PromptSnippet],
-) -> AssembledPrompt:
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """Everything a prompt holds besides the snippets."""
+
+    template: PromptTemplate
+    now: datetime
+    timezone: ZoneInfo
+    preferences: Mapping[str, Any]
+    context: str | None
+
+    def key(self) -> str:
+        """The frame as a key: when it changes, so does every prompt made in it, and a tip
+        made in the old one is not served again."""
+        local = self.now.astimezone(self.timezone).strftime("%Y-%m-%d %H")
+        prefs = json.dumps(self.preferences, sort_keys=True, default=str)
+        t = self.template
+        return "\x1f".join(
+            (t.name, t.version, local, str(self.timezone), self.context or "", prefs)
+        )
+
+
+def assemble(frame: Frame, snippets: Sequence[PromptSnippet]) -> AssembledPrompt:
     """Fill the template. The clock is rounded to the hour so that a tip can be reused
     while nothing it depends on changes."""
-    local = now.astimezone(timezone)
+    local = frame.now.astimezone(frame.timezone)
+    template = frame.template
     user = template.user.render(
         now_local=local.strftime("%A %d %B %Y, %H:00"),
-        timezone=str(timezone),
+        timezone=str(frame.timezone),
         part_of_day=part_of_day(local),
-        context=context,
-        preferences=[(k, _short(v)) for k, v in sorted(preferences.items())],
+        context=frame.context,
+        preferences=[(k, _short(v)) for k, v in sorted(frame.preferences.items())],
         snippets=[PromptSnippet(s.agent_id, as_data(s.text)) for s in snippets],
     ).strip()
     messages = (Message("system", template.system), Message("user", user))

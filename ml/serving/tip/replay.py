@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ml.serving.llm.port import LLMClient, LLMError
 from ml.serving.tip.answer import Answer, InvalidAnswer
 from ml.serving.tip.llm_request import GenerationConfig, read_answer, resolved_model, tip_request
-from ml.serving.tip.prompt import AssembledPrompt, PromptSnippet, PromptTemplate, assemble
+from ml.serving.tip.prompt import AssembledPrompt, Frame, PromptSnippet, PromptTemplate, assemble
 from ml.serving.tip.tip_store import StoredTip
 
 
@@ -58,14 +58,8 @@ def rebuild(tip: StoredTip, template: PromptTemplate) -> Rebuilt:
     # policy chose among them), in the order it was given.
     shown = [e for e in eligible if e.get("in_prompt", True)]
     snippets = {e["agent_id"]: e["snippet"] for e in shown}
-    prompt = assemble(
-        template,
-        now=now,
-        timezone=timezone,
-        preferences=inputs.get("preferences", {}),
-        context=p.get("context"),
-        snippets=[PromptSnippet(agent_id, text) for agent_id, text in snippets.items()],
-    )
+    frame = Frame(template, now, timezone, inputs.get("preferences", {}), p.get("context"))
+    prompt = assemble(frame, [PromptSnippet(agent_id, text) for agent_id, text in snippets.items()])
     recorded = p.get("prompt", {}).get("sha256")
     identical = prompt.sha256 == recorded
     items = [ref for e in shown for ref in e.get("items", [])]

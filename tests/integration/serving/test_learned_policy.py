@@ -12,9 +12,11 @@ from tests.conftest import FixedClock, MakeSettings
 from tests.integration.serving.tip_env import Env, open_env
 
 
-@pytest.fixture
-def learned(settings_for: MakeSettings, clock: FixedClock) -> Iterator[Env]:
-    with open_env(settings_for(policy="thompson", policy_top_k=2), clock) as opened:
+@pytest.fixture(params=["bayes-ucb", "thompson"])
+def learned(
+    request: pytest.FixtureRequest, settings_for: MakeSettings, clock: FixedClock
+) -> Iterator[Env]:
+    with open_env(settings_for(policy=request.param, policy_top_k=2), clock) as opened:
         yield opened
 
 
@@ -31,7 +33,8 @@ def test_the_policy_puts_its_top_two_in_the_prompt_and_records_its_propensity(
     prov = learned.client.get(f"/v1/tips/{tip['tip_id']}/explain").json()["provenance"]
     policy = prov["policy"]
     eligible = [e["agent_id"] for e in prov["eligible"]]
-    assert policy["name"] == "thompson" and policy["version"].startswith("thompson-1:k2")
+    name = learned.nudge.settings.policy
+    assert policy["name"] == name and policy["version"].startswith(f"{name}-1:k2")
     assert policy["order"] == eligible and policy["chosen"] == eligible[:2]
     assert policy["lead"] == eligible[0] and 0 < policy["propensity"] <= 1
     in_prompt = [a for a in eligible if f'<snippet agent="{a}">' in learned.prompt_of()]
@@ -97,3 +100,24 @@ def test_an_unanswered_tip_counts_as_ignored_until_a_late_answer(learned: Env) -
     learned.client.post(f"/v1/tips/{first['tip_id']}/feedback", json={"reaction": "done"})
     counts = learned.client.get("/v1/users/alice/profile").json()["learned"][agent]
     assert (counts["ignored"], counts["done"]) == (0, 1)
+
+
+def test_a_poll_redraws_only_when_a_new_tip_would_be_made(
+    settings_for: MakeSettings, clock: FixedClock
+) -> None:
+    # epsilon 1: every order is a uniform draw, so only the seed decides it. Within one
+    # hour (one prompt) the same inputs draw the same order, so a poll hits the tip cache;
+    # a new hour makes a new prompt, and a new tip must not reuse the last tip's draw.
+    with open_env(settings_for(policy="bayes-ucb", policy_epsilon=1.0), clock) as env:
+        env.clock.now = env.clock.now.replace(minute=0)
+        orders: dict[tuple[object, ...], set[tuple[str, ...]]] = {}
+        for step in range(8 * 4):
+            plan = env.nudge.orchestrator.plan("alice")
+            inputs = tuple(sorted((o.agent_id, o.snippet_hash) for o in plan.eligible))
+            orders.setdefault((step // 4, inputs), set()).add(plan.choice.order)
+            env.clock.advance(minutes=15)
+        assert all(len(seen) == 1 for seen in orders.values())
+        by_inputs: dict[tuple[object, ...], set[tuple[str, ...]]] = {}
+        for (_, inputs), seen in orders.items():
+            by_inputs.setdefault(inputs, set()).update(seen)
+        assert max(len(seen) for seen in by_inputs.values()) > 1

@@ -37,13 +37,20 @@ def test_simulate_runs_three_arms_and_writes_json_and_an_mlflow_run(tmp_path: Pa
     document = json.loads(out.read_text())
     assert document["config"] == {
         "users": 3, "days": 2, "seed": 7, "llm": "stub", "top_k": 2, "epsilon": 0.1,
+        "policy": "bayes-ucb",
     }  # fmt: skip
     for arm in ("learned", "static", "oracle"):
         curve = document["acceptance_by_day"][arm]
         assert len(curve) == 2 and all(0 <= x <= 1 for x in curve)
     assert document["done_item_repeats"] == 0
-    assert set(document["off_policy"]) >= {"ips", "snips", "dr", "true", "n"}
+    off = document["off_policy"]
+    assert (off["logged_by"], set(off["targets"])) == ("bayes-ucb", {"static", "thompson"})
+    assert off["n"] == 3 * 2 * 3  # every visit's tip chose among candidates
+    for found in off["targets"].values():
+        assert set(found) >= {"true", "ips", "snips", "dr", "snips_se", "effective_n"}
+        assert 0 <= found["true"] <= 1 and found["snips_se"] >= 0
     assert "learned ÷ static" in flat(result.stdout)
+    assert "other policies estimated from the bayes-ucb run's 18 tips" in flat(result.stdout)
 
     offline_mlflow()
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'data' / 'mlflow.db'}")
@@ -101,7 +108,8 @@ def test_eval_policy_estimates_from_the_logged_tips(cli_env: Env) -> None:
     [row] = [line for line in result.stdout.splitlines() if line.startswith("│")]
     cells = [cell.strip() for cell in row.strip("│").split("│")]
     assert cells[0] == "2"  # two logged tips, both fallbacks nobody answered: nothing done
-    assert cells[2:5] == ["0.000", "0.000", "0.000"]
+    assert cells[2:5] == ["0.000", "0.000 ± 0.000", "0.000 ± 0.000"]  # IPS, SNIPS
+    assert "95 % interval" in flat(result.stdout)
 
 
 def test_dry_run_shows_items_params_with_their_source_and_state(cli_env: Env) -> None:

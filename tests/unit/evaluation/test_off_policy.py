@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from ml.evaluation.off_policy import Logged, estimate
-from ml.serving.tip.policy import Candidate, Credit, PolicyConfig, StaticPolicy, ThompsonPolicy
+from ml.serving.tip.bandits import ThompsonPolicy
+from ml.serving.tip.policy import Candidate, Credit, PolicyConfig, StaticPolicy
 
 DONE_RATE = {"alerts": 0.2, "budget": 0.5, "calendar": 0.8}
 
@@ -109,3 +110,13 @@ def test_a_target_that_never_agrees_scores_zero() -> None:
     result = estimate(StaticPolicy(), logs)  # static always leads with calendar here
     assert (result.ips, result.snips, result.effective_n) == (0.0, 0.0, 0.0)
     assert result.on_policy_mean == 1.0
+
+
+def test_the_standard_errors_match_the_spread_of_repeated_estimates() -> None:
+    runs = [estimate(StaticPolicy(), uniform_logs(400, seed=100 + i)) for i in range(150)]
+    for kind in ("ips", "snips", "dr"):
+        values = np.array([getattr(r, kind) for r in runs])
+        errors = np.array([getattr(r, f"{kind}_se") for r in runs])
+        assert errors.mean() == pytest.approx(values.std(ddof=1), rel=0.2), kind
+        covered = np.abs(values - 0.62) <= 1.96 * errors
+        assert covered.mean() > 0.88, kind  # a 95 % interval, give or take the bias of SNIPS

@@ -65,7 +65,12 @@ def test_the_summary_compares_the_second_halves() -> None:
     assert document["acceptance_ratio"] == 1.5
     assert document["gap_closed"] == 0.5  # (0.3 - 0.2) / (0.4 - 0.2)
     assert document["acceptance_by_day"]["learned"] == [0.0, 0.1, 0.3, 0.3]
-    assert document["off_policy"]["n"] == 0
+    off = document["off_policy"]
+    assert (off["n"], off["logged_by"], set(off["targets"])) == (
+        0,
+        "bayes-ucb",
+        {"static", "thompson"},
+    )
 
 
 def test_a_user_is_the_same_whatever_else_the_seed_drew() -> None:

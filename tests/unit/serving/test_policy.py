@@ -1,4 +1,5 @@
-"""The learned policy: posteriors, Thompson sampling with a floor, and its provenance."""
+"""The learned policies: posteriors, Bayes-UCB and Thompson sampling with a floor, and the
+record a choice leaves in the provenance."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from ml.serving.tip.bandits import BayesUcbPolicy, ThompsonPolicy, make_policy
 from ml.serving.tip.learning import explain_credit
 from ml.serving.tip.policy import (
     Candidate,
     Credit,
     PolicyConfig,
     StaticPolicy,
-    ThompsonPolicy,
     posterior,
 )
 from ml.serving.tip.policy_record import candidates_from_record, policy_record
@@ -129,7 +130,7 @@ def test_lead_probabilities_do_not_depend_on_the_candidates_order() -> None:
 
 
 def test_no_candidates_is_an_empty_choice() -> None:
-    for policy in (ThompsonPolicy(), StaticPolicy()):
+    for policy in (BayesUcbPolicy(), ThompsonPolicy(), StaticPolicy()):
         choice = policy.choose([], np.random.default_rng(0))
         assert (choice.order, choice.chosen, choice.lead, choice.propensity) == ((), (), "", 1.0)
         assert policy.lead_probabilities([]) == {}
@@ -147,12 +148,68 @@ def test_the_version_changes_with_the_config() -> None:
     versions = {ThompsonPolicy(c).version for c in [CONFIG, *others]}
     assert len(versions) == 4
     assert StaticPolicy(PolicyConfig(top_k=1)).version == "static-1:k1"
+    assert BayesUcbPolicy().version == "bayes-ucb-1:k2:e0.1:u0.8:s0.5:i0.25:p5:q2"
+    assert BayesUcbPolicy(PolicyConfig(quantile=0.9)).version != BayesUcbPolicy().version
+
+
+def test_the_bayes_ucb_index_is_a_normal_upper_quantile_of_the_posterior() -> None:
+    policy = BayesUcbPolicy()
+    for c in MIXED:
+        a, b = posterior(c, CONFIG)
+        draws = np.random.default_rng(2).beta(a, b, size=400_000)
+        exact = float(np.quantile(draws, 0.8))
+        assert policy.index(c) == pytest.approx(exact, abs=0.06)
+        assert policy.index(c) > a / (a + b)  # optimism: above the mean
+    wide, narrow = candidate("a", 50), candidate("b", 50, Credit(served=90, done=30, dismissed=60))
+    assert policy.index(wide) - mean(posterior(wide, CONFIG)) > 0.1
+    assert policy.index(narrow) - mean(posterior(narrow, CONFIG)) < 0.05
+
+
+def test_bayes_ucb_leads_with_the_best_index_and_floors_the_rest() -> None:
+    policy = BayesUcbPolicy(PolicyConfig(epsilon=0.2))
+    ranked = policy.ranking(MIXED)
+    index = [policy.index(c) for c in ranked]
+    assert index == sorted(index, reverse=True)
+    first = policy.lead_probabilities(MIXED)
+    top = ranked[0].agent_id
+    assert first == {c.agent_id: 0.05 + 0.8 * (c.agent_id == top) for c in MIXED}
+    rng = np.random.default_rng(8)
+    leads = Counter(policy.choose(MIXED, rng).lead for _ in range(5000))
+    for agent_id, p in first.items():
+        assert leads[agent_id] / 5000 == pytest.approx(p, abs=0.02)
+
+
+def test_bayes_ucb_tries_the_unknown_before_what_the_user_turned_down() -> None:
+    turned_down = candidate("news", 90, Credit(served=6, dismissed=5, ignored=1))
+    unknown = candidate("habits", 30)
+    liked = candidate("tasks", 30, Credit(served=4, done=3, dismissed=1))
+    policy = BayesUcbPolicy()
+    assert [c.agent_id for c in policy.ranking([turned_down, unknown])] == ["habits", "news"]
+    assert policy.ranking([turned_down, unknown, liked])[0].agent_id == "tasks"
+    # without any reaction the manifest's priority decides
+    assert policy.ranking([candidate("low", 20), candidate("high", 80)])[0].agent_id == "high"
+
+
+def test_bayes_ucb_ties_go_to_the_smaller_agent_id_and_order_does_not_matter() -> None:
+    twins = [candidate("b", 50), candidate("a", 50), candidate("c", 50)]
+    policy = BayesUcbPolicy(PolicyConfig(epsilon=0.0))
+    assert policy.choose(twins, np.random.default_rng(0)).order == ("a", "b", "c")
+    assert policy.lead_probabilities(MIXED) == policy.lead_probabilities(MIXED[::-1])
+
+
+def test_make_policy_knows_every_name_and_refuses_others() -> None:
+    for name, kind in (("bayes-ucb", BayesUcbPolicy), ("thompson", ThompsonPolicy),
+                       ("static", StaticPolicy)):  # fmt: skip
+        assert isinstance(make_policy(name, CONFIG), kind)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown policy 'greedy'; known: bayes-ucb"):
+        make_policy("greedy", CONFIG)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     ("field", "value"),
     [("top_k", 0), ("epsilon", 1.5), ("snooze_weight", -0.1), ("population_strength", 0.0),
-     ("priority_strength", float("nan")), ("cells", 8), ("top_k", True)],
+     ("priority_strength", float("nan")), ("cells", 8), ("top_k", True), ("quantile", 0.4),
+     ("quantile", 1.0)],
 )  # fmt: skip
 def test_a_bad_config_is_refused_by_name(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=f"policy {field} must be"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -25,7 +26,7 @@ from ml.evaluation.dataset import DEFAULT_SCENARIOS, DatasetError, Scenario, loa
 from ml.evaluation.harness import run_eval
 from ml.evaluation.report import compare as compare_runs
 from ml.evaluation.report import metrics_table, scenario_table
-from ml.evaluation.results import EvalRun, prompt_label
+from ml.evaluation.results import EvalRun, eval_document, prompt_label
 from ml.evaluation.scenario_clock import SettableClock
 from ml.evaluation.scenario_result import ScenarioResult
 from ml.evaluation.throwaway import throwaway_settings
@@ -89,13 +90,16 @@ def evaluate(
     load_prompt: PromptLoader | None = None,
     llm: LLMClient | None = None,
     scenarios_path: Path = DEFAULT_SCENARIOS,
+    json_path: Path | None = None,
 ) -> int:
     """Evaluate one prompt version (or two, with ``compare``); return the exit code.
 
     2: an input is invalid (nothing ran); 1: the embedded LLM did not start, or the runs
-    finished but could not be logged to MLflow.
+    finished but could not be logged to MLflow or written to ``json_path``.
     """
     try:
+        if json_path is not None and json_path.is_dir():
+            raise InvalidInput(f"--json {json_path} is a directory; give a file path")
         scenarios = _scenarios(scenarios_path, limit)
         prompts = _prompts(load_prompt or registry_loader(settings), prompt_version, compare)
     except InvalidInput as exc:
@@ -125,7 +129,19 @@ def evaluate(
             runs = asyncio.run(_run_all(nudge, scenarios, prompts, alias, judge, console))
         finally:
             nudge.stop()
-    return _publish(runs, tracking_uri, console)
+    code = _write_json(runs, json_path, console) if json_path is not None else 0
+    return _publish(runs, tracking_uri, console) or code
+
+
+def _write_json(runs: Sequence[EvalRun], path: Path, console: Console) -> int:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(eval_document(runs), indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        console.print(f"[red]error:[/red] could not write {escape(str(path))}: {exc.strerror}")
+        return 1
+    console.print(f"wrote {escape(str(path))}")
+    return 0
 
 
 def _scenarios(path: Path, limit: int | None) -> list[Scenario]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -45,3 +46,35 @@ class EvalRun:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metrics", aggregate(self.results))
+
+
+def run_document(run: EvalRun) -> dict[str, Any]:
+    """One run for ``nudge eval --json``: its parameters, metrics, and each scenario's
+    outcome in brief (enough to find the failures without MLflow)."""
+    return {
+        "params": run.params.as_dict(),
+        "metrics": asdict(run.metrics),
+        "scenarios": [
+            {
+                "id": r.scenario_id,
+                "fallback_reason": r.fallback_reason,
+                "fallback_detail": r.fallback_detail,
+                "cited": list(r.cited),
+                "grounded": r.grounded,
+                "met": r.met,
+                "expectations": r.expectations,
+                "missed": list(r.missed),
+                "consent_violations": list(r.consent_violations),
+                "context_violations": list(r.context_violations),
+                "latency_ms": r.latency_ms,
+                "error": r.error,
+            }
+            for r in run.results
+        ],
+    }
+
+
+def eval_document(runs: Sequence[EvalRun]) -> dict[str, Any]:
+    """``metrics`` of the first (or only) run at the top, and every run in ``runs``."""
+    documents = [run_document(run) for run in runs]
+    return {"metrics": documents[0]["metrics"] if documents else {}, "runs": documents}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -221,6 +222,13 @@ def eval_command(
         typer.Option(help="run two prompt versions and print the differences", metavar="V1 V2"),
     ] = None,
     judge: Annotated[bool, typer.Option(help="score tips with the `judge` alias")] = True,
+    scenarios: Annotated[
+        Path | None,
+        typer.Option(help="a scenario file in the same format; default: the shipped one"),
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="write the metrics and each scenario here")
+    ] = None,
 ) -> None:
     """Run the evaluation scenarios through the real orchestrator; log the run to MLflow.
 
@@ -228,6 +236,7 @@ def eval_command(
     if ctx.invoked_subcommand is not None:
         return
     from ml.evaluation.command import evaluate
+    from ml.evaluation.dataset import DEFAULT_SCENARIOS
 
     code = evaluate(
         load_settings(),
@@ -237,6 +246,8 @@ def eval_command(
         compare=compare,
         judge=judge,
         console=out,
+        scenarios_path=scenarios or DEFAULT_SCENARIOS,
+        json_path=json_path,
     )
     if code:
         raise typer.Exit(code)

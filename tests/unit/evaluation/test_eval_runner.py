@@ -232,3 +232,55 @@ def test_a_comparison_runs_both_logs_both_and_prints_the_deltas(
     assert output.count("MLflow run ") == 2
     assert "vs" in output and "expectation_hit_rate" in output and "= same" in output
     assert (tmp_path / "mlartifacts").is_dir()  # beside the tracking database, not ./mlruns
+
+
+TWO = ["paris-overdue-invoice", "newyork-due-today-deadline"]
+
+
+def _two_scenarios(tmp_path: Path) -> Path:
+    import yaml
+
+    from ml.evaluation.dataset import DEFAULT_SCENARIOS
+
+    data = yaml.safe_load(DEFAULT_SCENARIOS.read_text(encoding="utf-8"))
+    picked = [s for s in data["scenarios"] if s["id"] in TWO]
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump({"scenarios": picked}, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_any_scenario_file_runs_and_the_metrics_go_to_json(
+    sqlite_settings: MakeSettings, tmp_path: Path
+) -> None:
+    out = tmp_path / "results" / "eval.json"
+    code, output = _run_command(
+        sqlite_settings, tmp_path, limit=None, judge=False,
+        scenarios_path=_two_scenarios(tmp_path), json_path=out,
+    )  # fmt: skip
+    assert code == 0, output
+    assert f"wrote {out}" in output
+    document = json.loads(out.read_text())
+    metrics = document["metrics"]
+    named = {"valid_output_rate", "grounding_rate", "consent_violations", "context_violations",
+             "fallback_rate", "latency_p50_ms", "latency_p95_ms"}  # fmt: skip
+    assert named <= set(metrics)
+    assert metrics["scenarios"] == 2 and metrics["consent_violations"] == 0
+    [run] = document["runs"]
+    assert run["metrics"] == metrics
+    assert [s["id"] for s in run["scenarios"]] == TWO
+    assert run["params"]["scenario_count"] == 2
+
+
+def test_a_bad_scenario_file_or_json_path_is_refused_before_anything_runs(
+    sqlite_settings: MakeSettings, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("scenarios:\n  - id: x\n    timezone: Mars/Olympus\n", encoding="utf-8")
+    code, output = _run_command(sqlite_settings, tmp_path, scenarios_path=broken)
+    assert code == 2 and f"{broken}:" in output and "Traceback" not in output
+    code, output = _run_command(sqlite_settings, tmp_path, json_path=tmp_path)
+    assert code == 2 and "is a directory" in output
+    missing = tmp_path / "nope.yaml"
+    code, output = _run_command(sqlite_settings, tmp_path, scenarios_path=missing)
+    assert code == 2 and "cannot be read" in output
+    assert not (tmp_path / "mlflow.db").exists()

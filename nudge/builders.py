@@ -15,6 +15,7 @@ from ml.serving.llm.port import LLMClient
 from ml.serving.prompts.experiments import Experiments, choose_arm
 from ml.serving.prompts.prompt_registry import LivePrompts, PromptRegistry
 from ml.serving.tip.bandits import make_policy
+from ml.serving.tip.breaker import BreakerConfig, CircuitBreaker
 from ml.serving.tip.llm_request import GenerationConfig
 from ml.serving.tip.orchestrator import Orchestrator
 from ml.serving.tip.policy import Policy, PolicyConfig
@@ -106,6 +107,14 @@ def build_orchestrator(
         config=config,
         arm=arm,
         policy=build_policy(settings),
+        breaker=CircuitBreaker(
+            BreakerConfig(
+                failures=settings.llm_breaker_failures,
+                window=timedelta(seconds=settings.llm_breaker_window_s),
+                cooldown=timedelta(seconds=settings.llm_breaker_cooldown_s),
+            ),
+            clock,
+        ),
     )
 
 

@@ -166,6 +166,8 @@ class Nudge:
         llm_ok = await self.llm.health(alias)
         # Tips still flow through the fallback when the LLM is down: degraded, not unready.
         checks["llm"] = {"ok": llm_ok, "degraded_only": True, "alias": alias}
+        if (breaker := self.orchestrator.breaker) is not None:
+            checks["llm"] |= breaker.status()
         checks["prompt"] = self.prompts.status()
         if self._scheduler_expected:  # not in `nudge api`: schedulers run elsewhere
             checks["scheduler"] = {"ok": self.scheduler is not None and self.scheduler.running}

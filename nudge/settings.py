@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     llm_retry_after_s: float = Field(
         default=120, ge=0, le=86_400, description="serve an LLM-failure fallback this long"
     )
+    llm_breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        le=10_000,
+        description="LLM failures within the window that open the circuit",
+    )
+    llm_breaker_window_s: float = Field(default=60, gt=0, le=86_400)
+    llm_breaker_cooldown_s: float = Field(
+        default=30, gt=0, le=86_400, description="how long an open circuit waits before a probe"
+    )
 
     mlflow_tracking_uri: str | None = Field(
         default=None,

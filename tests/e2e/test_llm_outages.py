@@ -85,3 +85,37 @@ def test_hang_death_and_return_of_the_llm(
             assert c.get("/readyz").json()["checks"]["llm"]["ok"] is True
     finally:
         nudge.stop()
+
+
+def test_the_circuit_opens_on_a_dead_llm_and_a_probe_closes_it(
+    sqlite_settings: MakeSettings, spawn_embedded_llm: Callable[..., EmbeddedLLMProcess]
+) -> None:
+    server = spawn_embedded_llm()
+    settings = sqlite_settings(
+        llm_timeout_s=TIMEOUT_S, llm_breaker_failures=2, llm_breaker_cooldown_s=2
+    )
+    models = load_model_list(
+        settings.litellm_config, substitutions={"embedded_llm": server.base_url}
+    )
+    nudge = bootstrap(settings, llm=LiteLLMClient(models))
+    seed_demo(nudge, nudge.clock())
+    nudge.sweeper.sweep_all()
+    try:
+        with TestClient(build_app(nudge, start=False), headers=gateway_headers(nudge)) as c:
+            port = server.port
+            server.kill()
+            for _ in range(2):
+                _, explain = _tip(c)
+                assert explain["fallback_reason"] == "llm_unreachable"
+            elapsed, explain = _tip(c)  # open: no call is made at all
+            assert explain["fallback_reason"] == "llm_circuit_open" and elapsed < 1.0
+            assert explain["provenance"]["tokens"]["completion"] == 0
+            assert c.get("/readyz").json()["checks"]["llm"]["circuit"] == "open"
+
+            spawn_embedded_llm(port)
+            time.sleep(2.1)  # the cooldown: the next tip is the probe
+            _, explain = _tip(c)
+            assert _written_by_the_model(explain)
+            assert c.get("/readyz").json()["checks"]["llm"]["circuit"] == "closed"
+    finally:
+        nudge.stop()

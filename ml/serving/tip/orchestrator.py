@@ -18,6 +18,7 @@ from ml.registry.registry import Registry
 from ml.serving.llm.port import LLMClient, LLMError, LLMRequest, LLMResponse, Message
 from ml.serving.tip.answer import InvalidAnswer
 from ml.serving.tip.bandits import BayesUcbPolicy
+from ml.serving.tip.breaker import CircuitBreaker
 from ml.serving.tip.fallback import FallbackSource, fallback_tip
 from ml.serving.tip.llm_request import GenerationConfig, read_answer, resolved_model, tip_request
 from ml.serving.tip.plan import Plan, make_plan
@@ -36,7 +37,12 @@ log = logging.getLogger(__name__)
 
 # A tip that fell back because the LLM failed is reused only for a while: after
 # ``GenerationConfig.retry_failed_after`` the next request asks the model again.
-_RETRYABLE = frozenset({"llm_timeout", "llm_unreachable", "llm_error", "invalid_answer"})
+_RETRYABLE = frozenset(
+    {"llm_timeout", "llm_unreachable", "llm_error", "invalid_answer", "llm_circuit_open"}
+)
+_LLM_DOWN = frozenset({"llm_timeout", "llm_unreachable", "llm_error"})
+"""What the circuit breaker counts as a failure; an invalid answer came from a model that
+is up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +65,12 @@ class Orchestrator:
         config: GenerationConfig,
         arm: Callable[[str], Arm] | None = None,
         policy: Policy | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         """``arm`` picks a user's prompt and model (A/B experiments); by default every user
         gets ``prompt()`` and the configured alias. ``policy`` chooses the snippets that go
-        into the prompt (Bayes-UCB by default)."""
+        into the prompt (Bayes-UCB by default); ``breaker``, when given, stops calling the
+        model after repeated failures until a probe succeeds."""
         self._tips = tips
         self._registry = registry
         self._llm = llm
@@ -71,6 +79,7 @@ class Orchestrator:
         self._config = config
         self._arm = arm or (lambda _user: Arm(self._prompt(), self._config.alias))
         self._policy: Policy = policy or BayesUcbPolicy()
+        self._breaker = breaker
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @property
@@ -84,6 +93,10 @@ class Orchestrator:
     @property
     def policy(self) -> Policy:
         return self._policy
+
+    @property
+    def breaker(self) -> CircuitBreaker | None:
+        return self._breaker
 
     async def warm_up(self, *, slots: int = 2) -> bool:
         """Have the model read the fixed system prompt once per server slot, at start.
@@ -186,6 +199,18 @@ class Orchestrator:
     async def _generate(
         self, request: LLMRequest
     ) -> tuple[LLMResponse | None, str | None, str | None]:
+        breaker = self._breaker
+        if breaker is not None and not breaker.allow():
+            return None, "llm_circuit_open", "the LLM failed repeatedly; waiting for a probe"
+        reason: str | None = "llm_error"  # if the call raises something unforeseen
+        try:
+            response, reason, error = await self._call(request)
+        finally:
+            if breaker is not None:
+                breaker.failed() if reason in _LLM_DOWN else breaker.succeeded()
+        return response, reason, error
+
+    async def _call(self, request: LLMRequest) -> tuple[LLMResponse | None, str | None, str | None]:
         cfg = self._config
         try:
             # The adapter enforces its own deadline; this one bounds the request regardless.

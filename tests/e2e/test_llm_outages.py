@@ -16,6 +16,8 @@ from nudge.demo.seed import seed_demo
 from tests.conftest import MakeSettings, gateway_headers
 
 if TYPE_CHECKING:
+    from nudge.runtime import Nudge
+    from nudge.settings import Settings
     from tests.llm_fixtures import EmbeddedLLMProcess
 
 pytestmark = pytest.mark.llm
@@ -42,17 +44,22 @@ def _written_by_the_model(explain: dict[str, Any]) -> bool:
     return explain["fallback_reason"] not in LLM_DOWN and prov["tokens"]["completion"] > 0
 
 
-def test_hang_death_and_return_of_the_llm(
-    sqlite_settings: MakeSettings, spawn_embedded_llm: Callable[..., EmbeddedLLMProcess]
-) -> None:
-    server = spawn_embedded_llm()
-    settings = sqlite_settings(llm_timeout_s=TIMEOUT_S, llm_retries=1)
+def _seeded(settings: Settings, server: EmbeddedLLMProcess) -> Nudge:
+    """A Nudge with the demo data, its agents swept, talking to ``server`` through LiteLLM."""
     models = load_model_list(
         settings.litellm_config, substitutions={"embedded_llm": server.base_url}
     )
     nudge = bootstrap(settings, llm=LiteLLMClient(models))
     seed_demo(nudge, nudge.clock())
     nudge.sweeper.sweep_all()
+    return nudge
+
+
+def test_hang_death_and_return_of_the_llm(
+    sqlite_settings: MakeSettings, spawn_embedded_llm: Callable[..., EmbeddedLLMProcess]
+) -> None:
+    server = spawn_embedded_llm()
+    nudge = _seeded(sqlite_settings(llm_timeout_s=TIMEOUT_S, llm_retries=1), server)
     try:
         with TestClient(build_app(nudge, start=False), headers=gateway_headers(nudge)) as c:
             _, explain = _tip(c)
@@ -94,12 +101,7 @@ def test_the_circuit_opens_on_a_dead_llm_and_a_probe_closes_it(
     settings = sqlite_settings(
         llm_timeout_s=TIMEOUT_S, llm_breaker_failures=2, llm_breaker_cooldown_s=2
     )
-    models = load_model_list(
-        settings.litellm_config, substitutions={"embedded_llm": server.base_url}
-    )
-    nudge = bootstrap(settings, llm=LiteLLMClient(models))
-    seed_demo(nudge, nudge.clock())
-    nudge.sweeper.sweep_all()
+    nudge = _seeded(settings, server)
     try:
         with TestClient(build_app(nudge, start=False), headers=gateway_headers(nudge)) as c:
             port = server.port

@@ -76,9 +76,7 @@ class BayesUcbPolicy:
 
     def ranking(self, candidates: Sequence[Candidate]) -> list[Candidate]:
         """Best index first; equal indices go to the smaller agent_id (the sort is stable)."""
-        ranked = by_id(candidates)
-        index = [self.index(c) for c in ranked]
-        return [ranked[i] for i in sorted(range(len(ranked)), key=lambda i: -index[i])]
+        return sorted(by_id(candidates), key=lambda c: -self.index(c))
 
     def lead_probabilities(self, candidates: Sequence[Candidate]) -> dict[str, float]:
         return self._probabilities(self.ranking(candidates))

@@ -206,8 +206,10 @@ class Orchestrator:
         try:
             response, reason, error = await self._call(request)
         finally:
-            if breaker is not None:
-                breaker.failed() if reason in _LLM_DOWN else breaker.succeeded()
+            if breaker is not None and reason in _LLM_DOWN:
+                breaker.failed()
+            elif breaker is not None:
+                breaker.succeeded()
         return response, reason, error
 
     async def _call(self, request: LLMRequest) -> tuple[LLMResponse | None, str | None, str | None]:

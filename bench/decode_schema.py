@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
 import statistics
 import time
 from typing import Any
@@ -40,7 +41,7 @@ async def _run(ctx: BenchContext) -> dict[str, Any]:
     kwargs: dict[str, Any] | None = ctx.shared.get("tip_request")
     if kwargs is None:
         kwargs = await capture_completion_kwargs(
-            demo.litellm, lambda: demo.nudge.orchestrator.tip_for(USER, refresh=True)
+            demo.litellm, lambda: demo.nudge.orchestrator.tip_for(USER, refresh=True, wait=math.inf)
         )
     if "response_format" not in kwargs:
         raise RuntimeError("the captured tip request has no response_format")

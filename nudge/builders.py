@@ -62,7 +62,7 @@ def build_prompts(settings: Settings, experiments: Experiments) -> LivePrompts:
         PromptRegistry(settings.mlflow_uri) if settings.prompt_registry == "mlflow" else None,
         name=settings.prompt_name,
         alias=settings.prompt_alias,
-        shipped=DEFAULT_PROMPT,
+        shipped=settings.prompt_file or DEFAULT_PROMPT,
         refresh_s=settings.prompt_refresh_s,
         pinned=experiments.prompt_refs(),
     )
@@ -75,7 +75,25 @@ def generation_config(settings: Settings) -> GenerationConfig:
         max_tokens=settings.llm_max_tokens,
         temperature=settings.llm_temperature,
         retry_failed_after=timedelta(seconds=settings.llm_retry_after_s),
+        candidates=_candidates(settings),
+        candidate_temperature=settings.llm_candidate_temperature,
     )
+
+
+class _AnyPlaceholder(dict[str, str]):
+    """Fills every ``{name}`` of the aliases file: only ``model_info`` is read here."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _candidates(settings: Settings) -> dict[str, int]:
+    """Each alias's best-of-n from the aliases file (read again: the client may be a test's)."""
+    models = load_model_list(settings.litellm_config, substitutions=_AnyPlaceholder())
+    return {alias: models.candidates(alias) for alias in models.aliases}
 
 
 def build_orchestrator(
@@ -107,6 +125,8 @@ def build_orchestrator(
         config=config,
         arm=arm,
         policy=build_policy(settings),
+        wait_s=settings.tip_wait_s,
+        concurrent_generations=settings.tip_generations,
         breaker=CircuitBreaker(
             BreakerConfig(
                 failures=settings.llm_breaker_failures,

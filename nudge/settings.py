@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     llm_retries: int = Field(default=1, ge=0, le=5)
     llm_max_tokens: int = Field(default=280, ge=16, le=2048)
     llm_temperature: float = Field(default=0.2, ge=0, le=2)
+    llm_candidate_temperature: float = Field(
+        default=0.7,
+        ge=0,
+        le=2,
+        description="sampling temperature of the extra answers asked for after a refused one",
+    )
     llm_retry_after_s: float = Field(
         default=120, ge=0, le=86_400, description="serve an LLM-failure fallback this long"
     )
@@ -68,6 +74,11 @@ class Settings(BaseSettings):
     prompt_registry: Literal["mlflow", "file"] = Field(
         default="mlflow",
         description="mlflow: serve the alias's version from the registry; file: the repo's file",
+    )
+    prompt_file: Path | None = Field(
+        default=None,
+        description="the prompt source registered at first start and served with "
+        "NUDGE_PROMPT_REGISTRY=file; default: ml/serving/prompts/tip-orchestrator.yaml",
     )
     prompt_name: str = Field(default="tip-orchestrator", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     prompt_alias: str = Field(
@@ -101,6 +112,15 @@ class Settings(BaseSettings):
     tip_rate_limit: str = Field(
         default="30/minute",
         description="tip requests per caller and user, e.g. 30/minute (N/second|minute|hour)",
+    )
+    tip_wait_s: float = Field(
+        default=3.0,
+        ge=0,
+        le=30,
+        description="how long a poll with no tip to show waits for the model before the fallback",
+    )
+    tip_generations: int = Field(
+        default=2, ge=1, le=64, description="tips written at once by one process"
     )
 
     policy: Literal["bayes-ucb", "thompson", "static"] = Field(

@@ -6,8 +6,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from ml.evaluation.dataset import Expectation
-from ml.evaluation.facts import extract_facts
 from ml.evaluation.shadow import Exclusion
+from ml.serving.tip.facts import extract_facts
 
 
 @dataclass(frozen=True, slots=True)

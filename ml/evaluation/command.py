@@ -61,13 +61,14 @@ def registry_loader(settings: Settings) -> PromptLoader:
         from ml.serving.prompts.prompt_registry import LivePrompts, PromptRegistry, template_for
 
         registry = PromptRegistry(settings.mlflow_uri)
+        shipped = settings.prompt_file or DEFAULT_PROMPT
         if ref is not None:
-            return template_for(registry, settings.prompt_name, ref, DEFAULT_PROMPT)
+            return template_for(registry, settings.prompt_name, ref, shipped)
         served = LivePrompts(
             registry,
             name=settings.prompt_name,
             alias=settings.prompt_alias,
-            shipped=DEFAULT_PROMPT,
+            shipped=shipped,
             refresh_s=settings.prompt_refresh_s,
         )
         served.refresh()
@@ -91,6 +92,7 @@ def evaluate(
     llm: LLMClient | None = None,
     scenarios_path: Path = DEFAULT_SCENARIOS,
     json_path: Path | None = None,
+    candidates: int | None = None,
 ) -> int:
     """Evaluate one prompt version (or two, with ``compare``); return the exit code.
 
@@ -126,7 +128,9 @@ def evaluate(
             # whatever time the clock shows by then; the harness runs them itself, at
             # each scenario's time.
             nudge.relay.stop()
-            runs = asyncio.run(_run_all(nudge, scenarios, prompts, alias, judge, console))
+            runs = asyncio.run(
+                _run_all(nudge, scenarios, prompts, alias, judge, console, candidates)
+            )
         finally:
             nudge.stop()
     code = _write_json(runs, json_path, console) if json_path is not None else 0
@@ -179,6 +183,7 @@ async def _run_all(
     alias: str,
     judge: bool,
     console: Console,
+    candidates: int | None = None,
 ) -> list[EvalRun]:
     runs = []
     with Progress(
@@ -196,7 +201,13 @@ async def _run_all(
                 progress.advance(task)
 
             run = await run_eval(
-                nudge, scenarios, prompt=prompt, alias=alias, judge=judge, progress=advance
+                nudge,
+                scenarios,
+                prompt=prompt,
+                alias=alias,
+                judge=judge,
+                progress=advance,
+                candidates=candidates,
             )
             runs.append(run)
     return runs

@@ -8,6 +8,7 @@ and the clock a Nudge reads is fixed when it is built.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -17,7 +18,6 @@ import anyio
 
 from ml.evaluation.checks import check_expectations, find_violations
 from ml.evaluation.dataset import Scenario, dataset_digest
-from ml.evaluation.facts import grounded_facts
 from ml.evaluation.judge import judge_tip
 from ml.evaluation.materialize import materialize, user_id_for
 from ml.evaluation.recording import RecordingLLM
@@ -27,6 +27,7 @@ from ml.evaluation.scenario_result import ScenarioResult
 from ml.evaluation.shadow import scenario_exclusions, snippets_for
 from ml.registry.registry import Registry
 from ml.serving.llm.port import LLMClient, LLMError, LLMRequest
+from ml.serving.tip.facts import grounded_facts
 from ml.serving.tip.orchestrator import Orchestrator
 from ml.serving.tip.policy import StaticPolicy
 from ml.serving.tip.prompt import PromptTemplate
@@ -49,18 +50,19 @@ async def run_eval(
     progress: Progress | None = None,
     judge_limit: int | None = None,
     judge_max_tokens: int = 96,
+    candidates: int | None = None,
 ) -> EvalRun:
     """Serve one tip per scenario with ``prompt`` and the model behind ``alias``.
 
     ``judge_limit`` caps how many tips the judge grades (the first ones with an eligible
-    agent): each grading costs about as much as the tip. Raises LLMError when ``alias``
-    is unknown to the LLM client.
+    agent): each grading costs about as much as the tip. ``candidates`` overrides the
+    alias's best-of-n. Raises LLMError when ``alias`` is unknown to the LLM client.
     """
     clock = _settable_clock(nudge)
     resolved = nudge.llm.resolve(alias)
     judge_model = _resolve_or_none(nudge.llm, judge_alias) if judge else None
     recorder = RecordingLLM(nudge.llm)
-    orchestrator = _orchestrator(nudge, recorder, clock, prompt=prompt, alias=alias)
+    orchestrator = _orchestrator(nudge, recorder, clock, prompt, alias, candidates)
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     # The first tip should not pay for the model reading the system prompt: latency
     # percentiles are about tips, not about a cold server.
@@ -90,6 +92,7 @@ async def run_eval(
         resolved_model=resolved,
         judge_alias=judge_alias if judge else None,
         judge_model=judge_model,
+        candidates=orchestrator.config.candidates_for(alias),
         dataset_sha256=dataset_digest(scenarios),
         scenario_count=len(scenarios),
         started_at=started_at,
@@ -101,9 +104,9 @@ def _orchestrator(
     nudge: Nudge,
     recorder: RecordingLLM,
     clock: SettableClock,
-    *,
     prompt: PromptTemplate,
     alias: str,
+    candidates: int | None,
 ) -> Orchestrator:
     """An orchestrator like the Nudge's, on ``prompt`` and ``alias``, at temperature 0.
 
@@ -111,13 +114,16 @@ def _orchestrator(
     most likely holds, and the same prompt on every run, so runs compare the prompt and the
     model rather than two draws of the learned policy (`nudge simulate` measures that).
     """
+    config = replace(nudge.orchestrator.config, alias=alias, temperature=0.0)
+    if candidates is not None:
+        config = replace(config, candidates={alias: candidates})
     return Orchestrator(
         tips=nudge.tips,
         registry=lambda: nudge.registry.current,
         llm=recorder,
         prompt=lambda: prompt,
         clock=clock,
-        config=replace(nudge.orchestrator.config, alias=alias, temperature=0.0),
+        config=config,
         policy=StaticPolicy(nudge.orchestrator.policy.config),
     )
 
@@ -139,7 +145,7 @@ async def _run_one(
         if failures:
             log.warning("scenario %s: agents failed: %s", scenario.id, "; ".join(failures))
         recorder.take()
-        served = await orchestrator.tip_for(user_id, refresh=True)
+        served = await orchestrator.tip_for(user_id, refresh=True, wait=math.inf, stale_ok=False)
         requests = recorder.take()
         stored = await anyio.to_thread.run_sync(nudge.tips.get, served.tip.tip_id)
     except Exception as exc:  # one scenario's failure is a result, not the end of the run
@@ -242,8 +248,10 @@ def _agent_ids(entries: object) -> list[str]:
 
 
 def _prompt_text(requests: Sequence[LLMRequest]) -> str:
-    return "\n".join(m.content for r in requests for m in r.messages)
+    """What the requests carried of the user's data: the system text and the last user
+    message (the turns before it are the prompt's fixed worked examples)."""
+    return "\n".join(m.content for r in requests for m in (r.messages[0], r.messages[-1]))
 
 
 def _user_message(requests: Sequence[LLMRequest]) -> str | None:
-    return next((m.content for r in requests for m in r.messages if m.role == "user"), None)
+    return next((r.messages[-1].content for r in requests if r.messages), None)

@@ -26,6 +26,8 @@ class RunParams:
     resolved_model: str
     judge_alias: str | None
     judge_model: str | None
+    candidates: int
+    """Answers asked for after a refused first one (1: the first answer only)."""
     dataset_sha256: str
     scenario_count: int
     started_at: str

@@ -83,6 +83,7 @@ def _params(p: RunParams) -> dict[str, str]:
         "resolved_model": p.resolved_model,
         "judge_alias": p.judge_alias or "none",
         "judge_model": p.judge_model or "none",
+        "candidates": str(p.candidates),
         "scenario_count": str(p.scenario_count),
         "dataset_sha256": p.dataset_sha256,
     }

@@ -229,6 +229,12 @@ def eval_command(
     json_path: Annotated[
         Path | None, typer.Option("--json", help="write the metrics and each scenario here")
     ] = None,
+    candidates: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=8, help="answers asked for after a refused one; default: the alias's"
+        ),
+    ] = None,
 ) -> None:
     """Run the evaluation scenarios through the real orchestrator; log the run to MLflow.
 
@@ -248,6 +254,7 @@ def eval_command(
         console=out,
         scenarios_path=scenarios or DEFAULT_SCENARIOS,
         json_path=json_path,
+        candidates=candidates,
     )
     if code:
         raise typer.Exit(code)

@@ -31,7 +31,8 @@ LLM_DOWN = {"llm_timeout", "llm_unreachable", "llm_error"}
 
 def _tip(client: TestClient) -> tuple[float, dict[str, Any]]:
     started = time.monotonic()
-    r = client.get("/v1/users/alice/tip", params={"refresh": "true"})
+    # Wait for the model (two deadlines at most): these tests are about what it answers.
+    r = client.get("/v1/users/alice/tip", params={"refresh": "true", "wait": "30"})
     elapsed = time.monotonic() - started
     assert r.status_code == 200, r.text
     explain = client.get(f"/v1/tips/{r.json()['tip_id']}/explain").json()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -195,7 +196,8 @@ async def _live(
             nudge.sweeper.sweep_users(agent_id, [user.user_id])
         if isinstance(policy, OraclePolicy):
             policy.at(user, visit.at)
-        served = await orchestrator.tip_for(user.user_id)
+        # A simulated user reads the tip for their inputs now, as if the model were instant.
+        served = await orchestrator.tip_for(user.user_id, wait=math.inf, stale_ok=False)
         reaction = _answer(nudge, life, visit, served.tip, result)
         result.visits_by_day[visit.day] += 1
         result.done_by_day[visit.day] += reaction.kind == "done"

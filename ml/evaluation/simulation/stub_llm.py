@@ -1,9 +1,10 @@
 """A stand-in for the model in simulations: it phrases the first snippet it is shown.
 
 It follows the order the policy gave, as a capable model asked for one tip mostly would,
-so a simulation measures the policy and not a small model's whims. It answers with the
-first agent the schema allows and that agent's first sentence, and names no items (the
-orchestrator derives them).
+so a simulation measures the policy and not a small model's whims. It reads the last user
+message (the request, not the prompt's worked examples), answers with the first agent the
+schema allows and that agent's first sentence, in the shape the schema asks for, and names
+no items (the orchestrator derives them).
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ class StubLLM:
         return f"stub/{alias}"
 
     async def complete(self, req: LLMRequest) -> LLMResponse:
-        schema = req.json_schema or {}
-        try:
-            allowed = schema["properties"]["agents"]["items"]["enum"]
-        except (KeyError, TypeError):
-            raise LLMError("bad_response", "the stub answers tip requests only") from None
-        text = "\n".join(m.content for m in req.messages)
-        snippets = dict(_SNIPPET.findall(text))
-        agent = next((a for a in allowed if a in snippets), allowed[0])
+        properties = (req.json_schema or {}).get("properties") or {}
+        if "tip" not in properties:
+            raise LLMError("bad_response", "the stub answers tip requests only")
+        snippets = dict(_SNIPPET.findall(req.messages[-1].content))
+        allowed = (properties.get("agents") or {}).get("items", {}).get("enum") or list(snippets)
+        agent = next((a for a in allowed if a in snippets), allowed[0] if allowed else "")
         first = _SENTENCE.split(snippets.get(agent, ""), maxsplit=1)[0][:140]
-        content = json.dumps({"tip": first, "agents": [agent], "rationale": f"From {agent}."})
+        answer: dict[str, object] = {"tip": first}
+        if "agents" in properties:
+            answer |= {"agents": [agent], "rationale": f"From {agent}."}
+        content = json.dumps(answer)
         return LLMResponse(content, req.alias, self.resolve(req.alias), 0, 0, 0.0, 1)
 
     async def health(self, alias: str) -> bool:

@@ -27,6 +27,11 @@ class TipOut(BaseModel):
     cached: bool = Field(
         description="true when the previous tip was served again without an LLM call"
     )
+    stale: bool = Field(
+        default=False,
+        description="true when the user's inputs changed since this tip was written: a new "
+        "one is being written and the next request gets it",
+    )
     created_at: datetime
 
 

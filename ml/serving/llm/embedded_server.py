@@ -77,8 +77,8 @@ class EmbeddedLLM:
         port: int,
         model_path: Path | None = None,
         threads: int = 2,
-        ctx_size: int = 4096,
-        parallel: int = 2,
+        ctx_size: int = 8192,
+        parallel: int = 4,
         embeddings: bool = True,
         verbose: bool = False,
     ) -> None:
@@ -170,7 +170,8 @@ class EmbeddedLLM:
         p.cpuparams_batch.n_threads = self._threads
         p.n_batch = 2048
         p.n_ubatch = 512
-        # n_ctx is shared by the slots: 4096 / 2 leaves 2048 tokens per request.
+        # n_ctx is shared by the slots: 8192 / 4 leaves 2048 tokens per request. Four slots let
+        # one call sample several answers side by side (best-of-n, ``n`` ≤ slots).
         p.n_ctx = self._ctx_size
         p.n_parallel = self._parallel
         p.cont_batching = True
@@ -215,8 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8088, help="0 picks a free port")
     parser.add_argument("--model", type=Path, default=None, help="GGUF file (default: SmolLM2)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--ctx-size", type=int, default=4096)
-    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--ctx-size", type=int, default=8192)
+    parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--no-embeddings", action="store_true")
     parser.add_argument("--start-timeout", type=float, default=60.0)
     parser.add_argument("--verbose", action="store_true")

@@ -1,4 +1,6 @@
-"""An ``LLMClient`` for unit tests: answers from a queue, remembers every request."""
+"""An ``LLMClient`` for unit tests: answers from a queue, remembers every request.
+
+A request for ``n`` answers takes up to ``n`` from the queue."""
 
 from __future__ import annotations
 
@@ -45,6 +47,8 @@ class FakeLLM:
         answer = self._answers.popleft()
         if isinstance(answer, LLMError):
             raise answer
+        more = [self._answers.popleft() for _ in range(min(req.n, len(self._answers) + 1) - 1)]
+        choices = (answer, *(a for a in more if isinstance(a, str))) if req.n > 1 else ()
         return LLMResponse(
             content=answer,
             alias=req.alias,
@@ -53,6 +57,7 @@ class FakeLLM:
             completion_tokens=len(answer.split()),
             latency_ms=0.0,
             attempts=1,
+            choices=choices,
         )
 
     def prepare(self) -> None:

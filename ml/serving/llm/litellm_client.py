@@ -111,6 +111,10 @@ class LiteLLMClient:
             # a missing JSON mode still shows up as an unparseable answer.
             drop_params=True,
         )
+        if req.n > 1:
+            kwargs["n"] = req.n
+        if req.seed is not None:
+            kwargs["seed"] = req.seed
         if req.json_schema is not None:
             kwargs["response_format"] = {
                 "type": "json_schema",
@@ -163,32 +167,40 @@ def _to_response(
     raw: Any, req: LLMRequest, entry: ModelEntry, latency_ms: float, attempts: int
 ) -> LLMResponse:
     try:
-        choice = raw.choices[0]
-        content = choice.message.content
-        finish = getattr(choice, "finish_reason", None)
-    except (AttributeError, IndexError, TypeError) as exc:
+        answers = [(c.message.content, getattr(c, "finish_reason", None)) for c in raw.choices]
+    except (AttributeError, TypeError) as exc:
         raise LLMError("bad_response", f"no choices in the answer ({exc})") from exc
-    if not isinstance(content, str) or not content.strip():
-        raise LLMError("bad_response", f"empty answer (finish_reason={finish})")
+    usable = [text for text, _ in answers if isinstance(text, str) and text.strip()]
     if req.json_schema is not None:
-        try:
-            json.loads(content)
-        except ValueError as exc:
-            raise LLMError(
-                "bad_response",
-                f"answer is not JSON (finish_reason={finish}; raise max_tokens or shorten "
-                f"the schema's maxLength if 'length'): {content[:120]!r}",
-            ) from exc
+        usable = [text for text in usable if _is_json(text)]
+    if not usable:
+        content, finish = answers[0] if answers else (None, None)
+        if not isinstance(content, str) or not content.strip():
+            raise LLMError("bad_response", f"empty answer (finish_reason={finish})")
+        raise LLMError(
+            "bad_response",
+            f"answer is not JSON (finish_reason={finish}; raise max_tokens or shorten "
+            f"the schema's maxLength if 'length'): {content[:120]!r}",
+        )
     usage = getattr(raw, "usage", None)
     return LLMResponse(
-        content=content,
+        content=usable[0],
         alias=req.alias,
         resolved_model=entry.litellm_params.model,
         prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
         completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
         latency_ms=latency_ms,
         attempts=attempts,
+        choices=tuple(usable) if req.n > 1 else (),
     )
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _classify(exc: BaseException) -> LLMError:

@@ -27,12 +27,25 @@ class LiteLLMParams(BaseModel):
         return self.model_dump(exclude_none=True)
 
 
+class ModelInfo(BaseModel):
+    """``model_info`` of one entry: LiteLLM's own keys pass through; these are Nudge's."""
+
+    model_config = ConfigDict(extra="allow")
+
+    candidates: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        description="answers sampled in one call when the first answer is refused (best-of-n)",
+    )
+
+
 class ModelEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model_name: str = Field(min_length=1, description="the alias code uses")
     litellm_params: LiteLLMParams
-    model_info: dict[str, Any] = Field(default_factory=dict)
+    model_info: ModelInfo = Field(default_factory=ModelInfo)
 
 
 class ModelList(BaseModel):
@@ -59,6 +72,10 @@ class ModelList(BaseModel):
     @property
     def aliases(self) -> list[str]:
         return [e.model_name for e in self.model_list]
+
+    def candidates(self, alias: str) -> int:
+        """How many answers ``alias`` is asked for when its first one is refused."""
+        return self.entry(alias).model_info.candidates
 
     def entry(self, alias: str) -> ModelEntry:
         for entry in self.model_list:

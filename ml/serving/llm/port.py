@@ -33,6 +33,9 @@ class LLMRequest:
     temperature: float = 0.2
     timeout_s: float = 10.0
     retries: int = 1
+    n: int = 1
+    """How many answers to sample in one call (a server without it answers once)."""
+    seed: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,12 @@ class LLMResponse:
     completion_tokens: int
     latency_ms: float
     attempts: int
+    choices: tuple[str, ...] = ()
+    """Every answer of a call with ``n`` > 1, in the server's order (``content`` first)."""
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        return self.choices or (self.content,)
 
 
 class LLMError(Exception):

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ml.serving.tip.prompt import PromptError, PromptSource, PromptTemplate
+from ml.serving.prompts.chat_template import from_chat, to_chat
+from ml.serving.tip.prompt import PromptError, PromptTemplate
+from ml.serving.tip.prompt_source import PromptSource
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 DIGEST_TAG = "nudge.source_sha256"
 SOURCE_TAG = "nudge.source_file"
+ANSWER_TAG = "nudge.answer"
+"""The answer's shape (``tip``); a version without the tag asks for the full answer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +74,12 @@ class PromptRegistry:
         """Register the file's text as a new version (unless its latest version is that text)."""
         source = PromptSource.read(path)
         template = PromptTemplate.parse(
-            name=source.name, version="draft", system=source.system, user=source.user
+            name=source.name,
+            version="draft",
+            system=source.system,
+            user=source.user,
+            examples=source.examples,
+            answer=source.answer,
         )
         client = self.client()
         found = self._search(source.name)
@@ -79,12 +88,10 @@ class PromptRegistry:
         else:
             registered = client.register_prompt(
                 name=source.name,
-                template=[
-                    {"role": "system", "content": template.system},
-                    {"role": "user", "content": template.source},
-                ],
+                template=to_chat(template),
                 commit_message=message or f"from {path.name}",
-                tags={DIGEST_TAG: template.digest, SOURCE_TAG: path.name},
+                tags={DIGEST_TAG: template.digest, SOURCE_TAG: path.name}
+                | ({ANSWER_TAG: template.answer} if template.answer != "full" else {}),
             )
             version, created = str(registered.version), True
         if alias is not None:
@@ -109,7 +116,8 @@ class PromptRegistry:
             raise
         if found is None:
             raise PromptError(f"prompt {name!r} has no version {ref}")
-        return _template(name, str(found.version), found.template)
+        answer = (found.tags or {}).get(ANSWER_TAG, "full")
+        return from_chat(name, str(found.version), found.template, answer)
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         if not version.isdigit():
@@ -261,16 +269,6 @@ class LivePrompts:
         if self._registry is None or not self._loaded.is_set():
             return []
         return [ref for ref in self._pinned if ref not in self._by_ref]
-
-
-def _template(name: str, version: str, stored: Any) -> PromptTemplate:
-    if not isinstance(stored, list):
-        raise PromptError(f"prompt {name!r} version {version} is not a chat template")
-    by_role = {m.get("role"): m.get("content") for m in stored if isinstance(m, dict)}
-    system, user = by_role.get("system"), by_role.get("user")
-    if not isinstance(system, str) or not isinstance(user, str):
-        raise PromptError(f"prompt {name!r} version {version} lacks a system or user message")
-    return PromptTemplate.parse(name=name, version=version, system=system, user=user)
 
 
 def _is_missing(exc: Exception) -> bool:

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ml.serving.tip.facts import extract_facts
+
 # Bounds measured on the embedded 135M model: longer limits only buy rambling and
 # answers cut off by max_tokens.
 TIP_MIN, TIP_MAX = 10, 140
@@ -26,6 +28,12 @@ TIP_MIN, TIP_MAX = 10, 140
 TIP_MIN_ASKED = 24
 RATIONALE_MAX = 100
 MAX_CITED = 2
+_FACT_KINDS = "(a title, time, duration or count)"
+# The `tip` answer's text as a grammar: one sentence that starts with a capital and ends
+# at its first full stop, so a small model cannot run on into a list of made-up times.
+# No double quote or backslash: a constrained decoder writes the pattern raw, unescaped.
+# Validation below is the same for both shapes; this only shapes what is asked.
+TIP_SENTENCE = r'^[A-Z][^".;!?\\]{20,120}[.!]$'
 # Three words is the shortest tip seen to carry a fact ("Send the invoice"); fewer is a label.
 MIN_WORDS = 3
 _LABEL = re.compile(r"^(?:tip|answer)\s*\d*\s*[:.-]\s*", re.IGNORECASE)
@@ -69,9 +77,18 @@ class Answer:
     """The item refs the model said it used (checked against the tip's text later)."""
 
 
-def answer_schema(eligible: Sequence[str], item_refs: Sequence[str] = ()) -> dict[str, Any]:
+def answer_schema(
+    eligible: Sequence[str], item_refs: Sequence[str] = (), *, shape: str = "full"
+) -> dict[str, Any]:
     """Bound every field so that even a tiny model cannot ramble or invent an agent or an
-    item; naming the items is optional."""
+    item; naming the items is optional. The ``tip`` shape asks for one sentence only."""
+    if shape == "tip":
+        return {
+            "type": "object",
+            "properties": {"tip": {"type": "string", "pattern": TIP_SENTENCE}},
+            "required": ["tip"],
+            "additionalProperties": False,
+        }
     items: dict[str, Any] = {}
     if item_refs:
         items["items"] = {
@@ -146,11 +163,14 @@ def parse_answer(
     *,
     forbidden: Sequence[str] = (),
     shown: str | None = None,
+    shape: str = "full",
 ) -> Answer:
     """Check the model's JSON against the eligible ``snippets`` (agent id → text).
 
     ``shown`` is the text the model was given (default: the snippets); a time or number
-    in the tip must come from it.
+    in the tip must come from it. A ``full`` answer cites agents, kept only where the tip
+    shares a content word with their snippet; a ``tip`` answer cites the snippets it shares
+    the most content words with, and its rationale is left for the caller to compose.
     """
     try:
         data = json.loads(content)
@@ -158,12 +178,32 @@ def parse_answer(
         raise InvalidAnswer(f"not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidAnswer("not a JSON object")
-    tip, agents, rationale = data.get("tip"), data.get("agents"), data.get("rationale")
+    tip = data.get("tip")
     if not isinstance(tip, str):
         raise InvalidAnswer("tip must be a string")
     tip = _whole_words(_LABEL.sub("", " ".join(tip.split())), TIP_MAX)  # "Tip 1: Send…" → "Send…"
-    if not TIP_MIN <= len(tip) <= TIP_MAX:
-        raise InvalidAnswer(f"tip must be {TIP_MIN}-{TIP_MAX} characters")
+    if shape == "tip":
+        _check_tip(tip, snippets, forbidden, shown)
+        grounded = _best_grounded(tip, snippets)
+        if not grounded:
+            raise InvalidAnswer(f"tip names no fact of any snippet {_FACT_KINDS}")
+        return Answer(tip, grounded, "", cited_by_model=())
+    cited, rationale = _cited(data, snippets)
+    _check_tip(tip, snippets, forbidden, shown)
+    grounded = _best_grounded(tip, {a: snippets[a] for a in cited}, keep_order=True)
+    if not grounded:
+        raise InvalidAnswer(f"tip names no fact of the snippets it cites {_FACT_KINDS}")
+    rationale = _whole_words(" ".join(rationale.split()), RATIONALE_MAX)
+    cited_words = set().union(*(content_words(snippets[a]) for a in grounded))
+    if not rationale or is_degenerate(rationale) or not content_words(rationale) & cited_words:
+        # The tip stands on its own; an invented or looping reason is replaced, not served.
+        rationale = "Based on " + ", ".join(grounded) + "."
+    return Answer(tip, grounded, rationale, cited_by_model=cited, items_named=_named(data))
+
+
+def _cited(data: Mapping[str, Any], snippets: Mapping[str, str]) -> tuple[tuple[str, ...], str]:
+    """The agents a ``full`` answer cites (each one eligible) and its rationale."""
+    agents, rationale = data.get("agents"), data.get("rationale")
     if not isinstance(agents, list) or not agents or not all(isinstance(a, str) for a in agents):
         raise InvalidAnswer("agents must be a non-empty list of ids")
     cited = tuple(dict.fromkeys(agents))
@@ -174,6 +214,15 @@ def parse_answer(
         raise InvalidAnswer(f"cites more than {MAX_CITED} agents")
     if not isinstance(rationale, str) or len(rationale) > RATIONALE_MAX:
         raise InvalidAnswer(f"rationale must be a string of at most {RATIONALE_MAX} characters")
+    return cited, rationale
+
+
+def _check_tip(
+    tip: str, snippets: Mapping[str, str], forbidden: Sequence[str], shown: str | None
+) -> None:
+    """The rules every tip meets, whatever the answer's shape (ADR 0004)."""
+    if not TIP_MIN <= len(tip) <= TIP_MAX:
+        raise InvalidAnswer(f"tip must be {TIP_MIN}-{TIP_MAX} characters")
     lowered = tip.lower()
     for needle in ("<snippet", "</snippet", *forbidden):
         if needle.lower() in lowered:
@@ -190,16 +239,36 @@ def parse_answer(
     invented = invented_numbers(tip, "\n".join(snippets.values()) if shown is None else shown)
     if invented:
         raise InvalidAnswer(f"tip has times or numbers it was not given: {', '.join(invented)}")
-    words = content_words(tip)
-    grounded = tuple(a for a in cited if words & content_words(snippets[a]))
-    if not grounded:
-        raise InvalidAnswer("tip shares no content word with the snippets it cites")
-    rationale = _whole_words(" ".join(rationale.split()), RATIONALE_MAX)
-    cited_words = set().union(*(content_words(snippets[a]) for a in grounded))
-    if not rationale or is_degenerate(rationale) or not content_words(rationale) & cited_words:
-        # The tip stands on its own; an invented or looping reason is replaced, not served.
-        rationale = "Based on " + ", ".join(grounded) + "."
-    return Answer(tip, grounded, rationale, cited_by_model=cited, items_named=_named(data))
+
+
+def grounding(tip: str, snippet: str) -> tuple[int, int] | None:
+    """How well ``tip`` stands on ``snippet``: (facts it names, content words it shares),
+    or None when it does not. A snippet with checkable facts grounds only a tip that names
+    one of them; a snippet without any, only a tip that shares a content word with it."""
+    facts = extract_facts(snippet)
+    named = sum(f.mentioned_in(tip) for f in facts)
+    shared = len(content_words(tip) & content_words(snippet))
+    if named or (not facts and shared):
+        return named, shared
+    return None
+
+
+def _best_grounded(
+    tip: str, snippets: Mapping[str, str], *, keep_order: bool = False
+) -> tuple[str, ...]:
+    """The snippets ``tip`` stands on, most facts named first (ties, or ``keep_order``:
+    the order given)."""
+    scored = [(grounding(tip, text), i, a) for i, (a, text) in enumerate(snippets.items())]
+    found = [(g, i, a) for g, i, a in scored if g is not None]
+    if not keep_order:
+        found.sort(key=lambda s: (-s[0][0], -s[0][1], s[1]))
+    return tuple(a for _, _, a in found[:MAX_CITED])
+
+
+def composed_rationale(cited: Sequence[str], because: Mapping[str, str | None]) -> str:
+    """A ``tip`` answer's rationale, from the cited agents' own reasons."""
+    clauses = [because.get(a) or f"{a} reported it" for a in cited]
+    return f"Because {' and '.join(clauses)}."
 
 
 def _named(data: Mapping[str, Any]) -> tuple[str, ...]:

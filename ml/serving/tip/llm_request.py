@@ -1,15 +1,31 @@
 """The LLM request for a tip, and the reading of its answer: shared by the orchestrator
-and replay, so a replayed tip is asked and checked exactly as it was first made."""
+and replay, so a replayed tip is asked and checked exactly as it was first made.
+
+A small model's first answer is often refused. When the alias allows it, the model is then
+asked once more for several answers in one call (best-of-n: the server samples them side by
+side), and the first of those that validation accepts is kept (ADR 0023).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from ml.serving.llm.port import LLMClient, LLMError, LLMRequest
-from ml.serving.tip.answer import Answer, answer_schema, parse_answer
+from ml.serving.llm.port import LLMClient, LLMError, LLMRequest, LLMResponse
+from ml.serving.tip.answer import (
+    Answer,
+    InvalidAnswer,
+    answer_schema,
+    composed_rationale,
+    parse_answer,
+)
 from ml.serving.tip.prompt import AssembledPrompt
+
+# No second call after a first one that left less than this of its timeout: the model is
+# too slow right now for two.
+_MIN_SECOND_CALL_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +38,36 @@ class GenerationConfig:
     retry_failed_after: timedelta = timedelta(minutes=2)
     """How long a fallback caused by the LLM is served again before the LLM is retried.
     Retrying on every poll turned a slow or failing model into a queue of doomed calls."""
+    candidates: Mapping[str, int] = field(default_factory=dict)
+    """Per alias, how many answers to sample at once after a refused first answer (the
+    LiteLLM config's ``model_info.candidates``; 1, the default, asks once)."""
+    candidate_temperature: float = 0.7
+
+    def candidates_for(self, alias: str) -> int:
+        return max(1, self.candidates.get(alias, 1))
+
+
+Call = Callable[[LLMRequest], Awaitable[tuple[LLMResponse | None, str | None, str | None]]]
+"""Ask the model; return the response, or None with a fallback reason and an error."""
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """The outcome of asking for a tip: an accepted answer, or why there is none."""
+
+    answer: Answer | None
+    response: LLMResponse | None
+    reason: str | None
+    error: str | None
+    asked: int = 0
+    """Answers the model gave, over every call."""
+    chosen: int | None = None
+    """Which of them was kept (0: the first answer)."""
+    refused: tuple[str, ...] = ()
+    """Why each answer before the kept one was refused."""
+
+    def record(self) -> dict[str, object]:
+        return {"asked": self.asked, "chosen": self.chosen, "refused": list(self.refused)}
 
 
 def tip_request(
@@ -37,7 +83,7 @@ def tip_request(
     return LLMRequest(
         alias=alias,
         messages=prompt.messages,
-        json_schema=answer_schema(eligible_ids, item_refs),
+        json_schema=answer_schema(eligible_ids, item_refs, shape=prompt.answer),
         schema_name="tip",
         max_tokens=config.max_tokens,
         temperature=config.temperature,
@@ -46,16 +92,79 @@ def tip_request(
     )
 
 
-def read_answer(content: str, snippets: Mapping[str, str], prompt: AssembledPrompt) -> Answer:
+def read_answer(
+    content: str,
+    snippets: Mapping[str, str],
+    prompt: AssembledPrompt,
+    because: Mapping[str, str | None] | None = None,
+) -> Answer:
     """Validate the model's answer against the eligible snippets; a tip that repeats the
     prompt's system text, or has a time or number the user message lacks, is refused.
+    A ``tip`` answer gets its rationale from the cited agents' ``because``.
     Raises InvalidAnswer."""
-    return parse_answer(
+    answer = parse_answer(
         content,
         snippets,
         forbidden=[prompt.messages[0].content[:60]],
         shown=prompt.messages[-1].content,
+        shape=prompt.answer,
     )
+    if prompt.answer == "tip":
+        answer = replace(answer, rationale=composed_rationale(answer.agents, because or {}))
+    return answer
+
+
+async def write_tip(
+    call: Call,
+    request: LLMRequest,
+    *,
+    candidates: int,
+    temperature: float,
+    read: Callable[[str], Answer],
+    seed: int,
+) -> Written:
+    """Ask once; when that answer is refused, ask for ``candidates`` more in one call
+    (``seed`` makes them repeatable), unless the first call used up nearly all its time."""
+    started = time.monotonic()
+    response, reason, error = await call(request)
+    if response is None:
+        return Written(None, None, reason, error)
+    written = _first_valid(response, read, asked_before=0, refused=())
+    left = request.timeout_s - (time.monotonic() - started)
+    if written.answer is not None or candidates < 2 or left < _MIN_SECOND_CALL_S:
+        return written
+    # The second call keeps the request's timeout: LiteLLM keys its pooled client on it.
+    more = replace(request, n=candidates, temperature=temperature, seed=seed, retries=0)
+    second, _, _ = await call(more)
+    if second is None:  # the first answer's refusal stands; the breaker saw the failure
+        return written
+    return _first_valid(second, read, asked_before=written.asked, refused=written.refused)
+
+
+def _first_valid(
+    response: LLMResponse,
+    read: Callable[[str], Answer],
+    *,
+    asked_before: int,
+    refused: tuple[str, ...],
+) -> Written:
+    reasons = list(refused)
+    for i, content in enumerate(response.candidates):
+        try:
+            answer = read(content)
+        except InvalidAnswer as exc:
+            reasons.append(str(exc))
+            continue
+        return Written(
+            answer, response, None, None, asked_before + i + 1, asked_before + i, tuple(reasons)
+        )
+    asked = asked_before + len(response.candidates)
+    return Written(None, response, "invalid_answer", reasons[-1], asked, None, tuple(reasons))
+
+
+def prompt_seed(prompt: AssembledPrompt) -> int:
+    """The candidates' seed: the same prompt samples the same candidates (replay)."""
+    return int(prompt.fingerprint[:8] or "0", 16)
 
 
 def resolved_model(llm: LLMClient, alias: str) -> str:

@@ -4,33 +4,41 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
-import uuid
 import weakref
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 import anyio
 
 from ml.registry.registry import Registry
-from ml.serving.llm.port import LLMClient, LLMError, LLMRequest, LLMResponse, Message
-from ml.serving.tip.answer import InvalidAnswer
+from ml.serving.llm.port import LLMClient
 from ml.serving.tip.bandits import BayesUcbPolicy
 from ml.serving.tip.breaker import CircuitBreaker
 from ml.serving.tip.fallback import FallbackSource, fallback_tip
-from ml.serving.tip.llm_request import GenerationConfig, read_answer, resolved_model, tip_request
+from ml.serving.tip.generations import Generations
+from ml.serving.tip.guarded_call import GuardedCall
+from ml.serving.tip.llm_request import (
+    GenerationConfig,
+    prompt_seed,
+    read_answer,
+    resolved_model,
+    tip_request,
+    write_tip,
+)
 from ml.serving.tip.plan import Plan, make_plan
 from ml.serving.tip.policy import Policy
 from ml.serving.tip.prompt import Arm, PromptTemplate
-from ml.serving.tip.provenance import Generation, provenance_record
-from ml.serving.tip.tip_items import tip_items
+from ml.serving.tip.provenance import Generation
+from ml.serving.tip.tip_record import tip_record
 from ml.serving.tip.tip_store import (
     StoredTip,
     TipHead,
     TipStore,
 )
+from ml.serving.tip.warm_up import warm_up
 from nudge_infra.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -40,9 +48,11 @@ log = logging.getLogger(__name__)
 _RETRYABLE = frozenset(
     {"llm_timeout", "llm_unreachable", "llm_error", "invalid_answer", "llm_circuit_open"}
 )
-_LLM_DOWN = frozenset({"llm_timeout", "llm_unreachable", "llm_error"})
-"""What the circuit breaker counts as a failure; an invalid answer came from a model that
-is up."""
+
+
+PENDING = "llm_pending"
+"""The fallback served to a user with no tip to show while the model is still writing one;
+the model's tip replaces it as soon as it is stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +61,14 @@ class ServedTip:
     cached: bool
     generation: Generation | None = None
     """How the text came about; None when a stored tip was served again."""
+    stale: bool = False
+    """The user's inputs changed since this tip was made: a new one is being written."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Made:
+    tip: StoredTip
+    generation: Generation
 
 
 class Orchestrator:
@@ -66,11 +84,15 @@ class Orchestrator:
         arm: Callable[[str], Arm] | None = None,
         policy: Policy | None = None,
         breaker: CircuitBreaker | None = None,
+        wait_s: float = 3.0,
+        concurrent_generations: int = 2,
     ) -> None:
         """``arm`` picks a user's prompt and model (A/B experiments); by default every user
         gets ``prompt()`` and the configured alias. ``policy`` chooses the snippets that go
         into the prompt (Bayes-UCB by default); ``breaker``, when given, stops calling the
-        model after repeated failures until a probe succeeds."""
+        model after repeated failures until a probe succeeds. A poll waits at most
+        ``wait_s`` for a tip being written when it has none to show (stale-while-revalidate);
+        at most ``concurrent_generations`` tips are written at once."""
         self._tips = tips
         self._registry = registry
         self._llm = llm
@@ -80,7 +102,10 @@ class Orchestrator:
         self._arm = arm or (lambda _user: Arm(self._prompt(), self._config.alias))
         self._policy: Policy = policy or BayesUcbPolicy()
         self._breaker = breaker
+        self._call = GuardedCall(llm, breaker, config.timeout_s)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._wait_s = wait_s
+        self._generations: Generations[_Made] = Generations(concurrent_generations)
 
     @property
     def alias(self) -> str:
@@ -99,72 +124,126 @@ class Orchestrator:
         return self._breaker
 
     async def warm_up(self, *, slots: int = 2) -> bool:
-        """Have the model read the fixed system prompt once per server slot, at start.
+        """Have the model read the prompt's fixed start once per server slot, at start."""
+        return await warm_up(self._llm, self._prompt(), self._config, slots=slots)
 
-        llama.cpp keeps each slot's prompt prefix, so the first tips do not pay for it. One
-        request per slot, at once: a single warm-up may land in a slot the next tip skips.
+    @property
+    def generating(self) -> int:
+        """Tips being written in this process right now."""
+        return self._generations.active
+
+    async def tip_for(
+        self,
+        user_id: str,
+        *,
+        refresh: bool = False,
+        wait: float | None = None,
+        stale_ok: bool = True,
+    ) -> ServedTip:
+        """Serve this user's tip without making the caller wait for the model.
+
+        An unchanged tip is served again. When the inputs changed, the last tip is served at
+        once, marked stale, while the new one is written in the background (one generation
+        per user and inputs, however many polls). With nothing to show (no tip yet, a
+        reaction since the last one, or ``refresh``) the caller waits up to ``wait`` seconds
+        (default: the orchestrator's) and then gets the fallback, replaced once the model
+        answers. ``wait=math.inf, stale_ok=False`` waits for the new tip (evaluation).
         """
-        request = LLMRequest(
-            alias=self._config.alias,
-            messages=(Message("system", self._prompt().system), Message("user", "Ready?")),
-            json_schema=None,
-            max_tokens=1,
-            temperature=0,
-            timeout_s=self._config.timeout_s,
-            retries=0,
-        )
-        results = await asyncio.gather(
-            *(self._llm.complete(request) for _ in range(slots)), return_exceptions=True
-        )
-        failed = [r for r in results if isinstance(r, BaseException)]
-        if failed:
-            log.warning("LLM warm-up failed (%s); the first tip will be slower", failed[0])
-        return not failed
-
-    async def tip_for(self, user_id: str, *, refresh: bool = False) -> ServedTip:
-        """Serve this user's tip; concurrent requests for one user share one generation."""
-        lock = self._locks.setdefault(user_id, asyncio.Lock())
+        lock = self._lock(user_id)
         async with lock:
-            return await self._tip_for(user_id, refresh=refresh)
+            started = time.perf_counter()
+            plan = await anyio.to_thread.run_sync(self.plan, user_id, self._clock())
+            last = plan.last_tip
+            if not refresh and last is not None and self._reusable(last, plan):
+                return await self._serve_again(last, plan.now, stale=False)
+            job = self._generations.start(
+                (user_id, plan.fingerprint), lambda: self._make(plan, started)
+            )
+            if stale_ok and not refresh and last is not None and not plan.feedback_since_last:
+                return await self._serve_again(last, plan.now, stale=True)
+        limit = self._wait_s if wait is None else wait
+        try:
+            made = await asyncio.wait_for(asyncio.shield(job), None if math.isinf(limit) else limit)
+        except TimeoutError:
+            async with lock:
+                if not job.done():
+                    return ServedTip(await self._save_pending(plan, started), cached=False)
+            made = job.result()
+        return ServedTip(made.tip, cached=False, generation=made.generation)
 
-    async def _tip_for(self, user_id: str, *, refresh: bool) -> ServedTip:
-        started = time.perf_counter()
-        now = self._clock()
-        plan = await anyio.to_thread.run_sync(self.plan, user_id, now)
-        registry = plan.registry
-        last = plan.last_tip
-        if (
-            not refresh
-            and last is not None
-            and last.fingerprint == plan.fingerprint
+    async def prepare(self, user_id: str) -> bool:
+        """Start writing the user's tip if their inputs changed since the last one (a sweep
+        or new signals); True when a generation was started or is running."""
+        async with self._lock(user_id):
+            started = time.perf_counter()
+            plan = await anyio.to_thread.run_sync(self.plan, user_id, self._clock())
+            last = plan.last_tip
+            if last is not None and self._reusable(last, plan):
+                return False
+            self._generations.start((user_id, plan.fingerprint), lambda: self._make(plan, started))
+            return True
+
+    def _lock(self, user_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(user_id, asyncio.Lock())
+
+    def _reusable(self, last: TipHead, plan: Plan) -> bool:
+        """The last tip still answers: same inputs, no reaction since, and not a fallback
+        due for another try."""
+        return (
+            last.fingerprint == plan.fingerprint
             and not plan.feedback_since_last
+            and last.fallback_reason != PENDING
             and (
                 last.fallback_reason not in _RETRYABLE
-                or now - last.created_at < self._config.retry_failed_after
+                or plan.now - last.created_at < self._config.retry_failed_after
             )
-        ):
-            count = await anyio.to_thread.run_sync(self._tips.mark_served_again, last.tip_id, now)
-            return ServedTip(replace(last, serve_count=count, last_served_at=now), cached=True)
+        )
+
+    async def _serve_again(self, last: TipHead, now: datetime, *, stale: bool) -> ServedTip:
+        count = await anyio.to_thread.run_sync(self._tips.mark_served_again, last.tip_id, now)
+        tip = replace(last, serve_count=count, last_served_at=now)
+        return ServedTip(tip, cached=True, stale=stale)
+
+    async def _make(self, plan: Plan, started: float) -> _Made:
+        """Write the tip (the model's, or the fallback) and store it."""
         assembly_ms = (time.perf_counter() - started) * 1000
-        generation = await self._write(plan, registry)
-        tip, row = self._record(
+        generation = await self._write(plan)
+        async with self._lock(plan.profile.user_id):
+            tip = await self._store(plan, generation, started, assembly_ms)
+        return _Made(tip, generation)
+
+    async def _save_pending(self, plan: Plan, started: float) -> StoredTip:
+        """Store the fallback for a caller who cannot wait longer (the user's lock held)."""
+        answer = fallback_tip(self._ranked(plan), PENDING)
+        generation = Generation(answer, PENDING, "the model is still writing", None, 0.0)
+        return await self._store(plan, generation, started, 0.0)
+
+    async def _store(
+        self, plan: Plan, generation: Generation, started: float, assembly_ms: float
+    ) -> StoredTip:
+        # A tip is stored as of when it was made: the model's tip, finished after a pending
+        # fallback was stored, is the newer one.
+        tip, row = tip_record(
             plan,
-            registry,
             generation,
+            llm=self._llm,
             assembly_ms=assembly_ms,
             total_ms=(time.perf_counter() - started) * 1000,
+            made_at=max(plan.now, self._clock()),
         )
         await anyio.to_thread.run_sync(self._tips.save, tip, row)
-        return ServedTip(tip, cached=False, generation=generation)
+        return tip
 
-    async def _write(self, plan: Plan, registry: Registry) -> Generation:
-        """Ask the LLM and validate its answer; fall back deterministically when either fails."""
-        ranked = [
-            FallbackSource(
-                o.agent_id, registry.agents[o.agent_id].manifest.name, o.snippet, o.suggestion
-            )
+    def _ranked(self, plan: Plan) -> list[FallbackSource]:
+        agents = plan.registry.agents
+        return [
+            FallbackSource(o.agent_id, agents[o.agent_id].manifest.name, o.snippet, o.suggestion)
             for o in plan.chosen
         ]
+
+    async def _write(self, plan: Plan) -> Generation:
+        """Ask the LLM and validate its answer; fall back deterministically when either fails."""
+        ranked = self._ranked(plan)
         if not plan.chosen:
             answer = fallback_tip(ranked, "no_eligible_agents")
             return Generation(answer, "no_eligible_agents", None, None, 0.0)
@@ -176,18 +255,21 @@ class Orchestrator:
             config=self._config,
             item_refs=[i.ref for o in plan.chosen for i in o.items],
         )
-        response, reason, error = await self._generate(request)
+        snippets = {o.agent_id: o.snippet for o in plan.chosen}
+        because = {o.agent_id: o.because for o in plan.chosen}
+        written = await write_tip(
+            self._call,
+            request,
+            candidates=self._config.candidates_for(plan.arm.alias),
+            temperature=self._config.candidate_temperature,
+            read=lambda content: read_answer(content, snippets, plan.prompt, because),
+            seed=prompt_seed(plan.prompt),
+        )
         llm_ms = (time.perf_counter() - started) * 1000
-        if response is not None:
-            try:
-                answer = read_answer(
-                    response.content, {o.agent_id: o.snippet for o in plan.chosen}, plan.prompt
-                )
-                return Generation(answer, None, None, response, llm_ms)
-            except InvalidAnswer as exc:
-                reason, error = "invalid_answer", str(exc)
-        answer = fallback_tip(ranked, reason or "no answer")
-        return Generation(answer, reason, error, response, llm_ms)
+        if written.answer is not None:
+            return Generation(written.answer, None, None, written.response, llm_ms, written)
+        answer = fallback_tip(ranked, written.reason or "no answer")
+        return Generation(answer, written.reason, written.error, written.response, llm_ms, written)
 
     def plan(self, user_id: str, now: datetime | None = None) -> Plan:
         """Read and decide everything a tip needs before the LLM is called (no LLM call)."""
@@ -195,88 +277,3 @@ class Orchestrator:
         registry, arm = self._registry(), self._arm(user_id)
         model = resolved_model(self._llm, arm.alias)
         return make_plan(self._tips.engine, registry, user_id, arm, now, model, self._policy)
-
-    async def _generate(
-        self, request: LLMRequest
-    ) -> tuple[LLMResponse | None, str | None, str | None]:
-        breaker = self._breaker
-        if breaker is not None and not breaker.allow():
-            return None, "llm_circuit_open", "the LLM failed repeatedly; waiting for a probe"
-        reason: str | None = "llm_error"  # if the call raises something unforeseen
-        try:
-            response, reason, error = await self._call(request)
-        finally:
-            if breaker is not None and reason in _LLM_DOWN:
-                breaker.failed()
-            elif breaker is not None:
-                breaker.succeeded()
-        return response, reason, error
-
-    async def _call(self, request: LLMRequest) -> tuple[LLMResponse | None, str | None, str | None]:
-        cfg = self._config
-        try:
-            # The adapter enforces its own deadline; this one bounds the request regardless.
-            response = await asyncio.wait_for(self._llm.complete(request), cfg.timeout_s + 2)
-        except TimeoutError:
-            return None, "llm_timeout", "no answer within the deadline"
-        except LLMError as exc:
-            kind = {
-                "timeout": "llm_timeout",
-                "unreachable": "llm_unreachable",
-                "bad_response": "invalid_answer",  # the model answered, but not usable JSON
-            }.get(exc.kind, "llm_error")
-            return None, kind, str(exc)[:300]
-        return response, None, None
-
-    def _record(
-        self,
-        plan: Plan,
-        registry: Registry,
-        generation: Generation,
-        *,
-        assembly_ms: float,
-        total_ms: float,
-    ) -> tuple[StoredTip, dict[str, Any]]:
-        """Build the tip and the row that stores it with its provenance."""
-        response, reason, arm = generation.response, generation.fallback_reason, plan.arm
-        resolved = response.resolved_model if response else resolved_model(self._llm, arm.alias)
-        answer = generation.answer
-        items = tip_items(answer.tip, answer.agents, plan.chosen, answer.items_named)
-        provenance = provenance_record(
-            plan,
-            generation,
-            items,
-            resolved_model=resolved,
-            registry_fingerprint=registry.fingerprint,
-            assembly_ms=assembly_ms,
-            total_ms=total_ms,
-        )
-        tip = StoredTip(
-            tip_id=str(uuid.uuid4()),
-            user_id=plan.profile.user_id,
-            text=generation.answer.tip,
-            rationale=generation.answer.rationale,
-            agents=list(answer.agents),
-            items=[i.to_dict() for i in items],
-            fallback=reason is not None,
-            fallback_reason=reason,
-            fingerprint=plan.fingerprint,
-            created_at=plan.now,
-            serve_count=1,
-            last_served_at=plan.now,
-            provenance=provenance,
-        )
-        row = asdict(tip) | {
-            "prompt_name": arm.prompt.name,
-            "prompt_version": arm.prompt.version,
-            "model_alias": arm.alias,
-            "resolved_model": resolved,
-            "assembly_ms": assembly_ms,
-            "llm_ms": generation.llm_ms,
-            "total_ms": total_ms,
-            "prompt_tokens": response.prompt_tokens if response else 0,
-            "completion_tokens": response.completion_tokens if response else 0,
-            "experiment": arm.experiment,
-            "variant": arm.variant,
-        }
-        return tip, row

@@ -10,10 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
-import yaml
 from jinja2 import Environment, StrictUndefined, Template, TemplateSyntaxError
 
 from ml.serving.llm.port import Message
@@ -21,11 +20,25 @@ from ml.serving.llm.port import Message
 # The shipped source, beside the registry code that publishes it (ADR 0014).
 DEFAULT_PROMPT = Path(__file__).resolve().parents[1] / "prompts" / "tip-orchestrator.yaml"
 _TAG = re.compile(r"</?\s*snippet", re.IGNORECASE)
-_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+AnswerShape = Literal["full", "tip"]
+"""What the model is asked to answer. ``full``: the tip, the agents it cites and a rationale.
+``tip``: the tip alone; its citations are the snippets it shares words with, and its
+rationale is composed from their ``because`` clauses (ADR 0023)."""
+ANSWER_SHAPES: tuple[str, ...] = get_args(AnswerShape)
 
 
 class PromptError(ValueError):
     """A prompt source that cannot be used, with the reason a person can act on."""
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A worked example shown to the model before the real request: a user message in the
+    template's format and the answer a good tip would be (JSON text)."""
+
+    user: str
+    answer: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,33 +54,54 @@ class PromptTemplate:
     system: str
     user: Template = field(compare=False)  # compiled from ``source``, which is compared
     source: str
+    examples: tuple[Example, ...] = ()
+    answer: AnswerShape = "full"
 
     @classmethod
-    def parse(cls, *, name: str, version: str, system: str, user: str) -> PromptTemplate:
+    def parse(
+        cls,
+        *,
+        name: str,
+        version: str,
+        system: str,
+        user: str,
+        examples: Sequence[Example] = (),
+        answer: str = "full",
+    ) -> PromptTemplate:
         """Compile and check a template; raise PromptError saying what is wrong."""
         if not system.strip():
             raise PromptError("system: must not be empty")
+        if answer not in ANSWER_SHAPES:
+            raise PromptError(f"answer: {answer!r} is not one of {', '.join(ANSWER_SHAPES)}")
         env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
         try:
             compiled = env.from_string(user)
         except TemplateSyntaxError as exc:
             raise PromptError(f"user: line {exc.lineno}: {exc.message}") from None
-        template = cls(name, version, system.strip(), compiled, user)
+        shape: AnswerShape = "tip" if answer == "tip" else "full"
+        template = cls(name, version, system.strip(), compiled, user, tuple(examples), shape)
         template._check_renders()
         return template
 
     @classmethod
     def load(cls, path: Path = DEFAULT_PROMPT) -> PromptTemplate:
         """Read a prompt source file of the repository (see prompts/tip-orchestrator.yaml)."""
+        from ml.serving.tip.prompt_source import PromptSource  # it reads the file; this compiles
+
         source = PromptSource.read(path)
         return cls.parse(
-            name=source.name, version=source.file_version, system=source.system, user=source.user
+            name=source.name,
+            version=source.file_version,
+            system=source.system,
+            user=source.user,
+            examples=source.examples,
+            answer=source.answer,
         )
 
     @property
     def digest(self) -> str:
         """What identifies the text of this version, whatever registry holds it."""
-        return source_digest(self.system, self.source)
+        return source_digest(self.system, self.source, self.examples, self.answer)
 
     def _check_renders(self) -> None:
         probe = "probe-snippet-9f2c"
@@ -86,42 +120,16 @@ class PromptTemplate:
             raise PromptError("user: never writes the snippets (loop over `snippets`)")
 
 
-@dataclass(frozen=True, slots=True)
-class PromptSource:
-    """A prompt file of the repository: what `nudge prompts push` registers."""
-
-    name: str
-    description: str
-    system: str
-    user: str
-
-    @classmethod
-    def read(cls, path: Path) -> PromptSource:
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise PromptError(f"{path}: cannot be read ({exc.strerror})") from None
-        except yaml.YAMLError as exc:
-            raise PromptError(f"{path}: not valid YAML ({exc})") from None
-        if not isinstance(raw, dict):
-            raise PromptError(f"{path}: expected a mapping with name, system and user")
-        unknown = sorted(set(raw) - {"name", "description", "system", "user"})
-        if unknown:
-            raise PromptError(f"{path}: unknown field(s) {', '.join(unknown)}")
-        for key in ("name", "system", "user"):
-            if not isinstance(raw.get(key), str) or not raw[key].strip():
-                raise PromptError(f"{path}: {key}: required text")
-        if not _NAME.fullmatch(raw["name"]):
-            raise PromptError(f"{path}: name: use letters, digits, '.', '_' or '-' (≤ 64)")
-        return cls(raw["name"], str(raw.get("description") or ""), raw["system"], raw["user"])
-
-    @property
-    def file_version(self) -> str:
-        return "file-" + source_digest(self.system.strip(), self.user)[:8]
-
-
-def source_digest(system: str, user: str) -> str:
-    return hashlib.sha256(f"{system}\x1f{user}".encode()).hexdigest()
+def source_digest(
+    system: str, user: str, examples: Sequence[Example] = (), answer: str = "full"
+) -> str:
+    """The text's identity. A version without examples that asks for the full answer keeps
+    the digest it had before prompts could carry either."""
+    text = f"{system}\x1f{user}"
+    if examples or answer != "full":
+        extra = {"answer": answer, "examples": [[e.user, e.answer] for e in examples]}
+        text += "\x1f" + json.dumps(extra, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +142,7 @@ class PromptSnippet:
 class AssembledPrompt:
     messages: tuple[Message, ...]
     fingerprint: str
+    answer: AnswerShape = "full"
 
     @property
     def text(self) -> str:
@@ -195,9 +204,14 @@ def assemble(frame: Frame, snippets: Sequence[PromptSnippet]) -> AssembledPrompt
         preferences=[(k, _short(v)) for k, v in sorted(frame.preferences.items())],
         snippets=[PromptSnippet(s.agent_id, as_data(s.text)) for s in snippets],
     ).strip()
-    messages = (Message("system", template.system), Message("user", user))
+    turns = [
+        m
+        for e in template.examples
+        for m in (Message("user", e.user), Message("assistant", e.answer))
+    ]
+    messages = (Message("system", template.system), *turns, Message("user", user))
     digest = hashlib.sha256(f"{template.name}\x1f{template.version}\x1f{user}".encode())
-    return AssembledPrompt(messages, digest.hexdigest()[:32])
+    return AssembledPrompt(messages, digest.hexdigest()[:32], template.answer)
 
 
 def _short(value: Any) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from ml.registry.eligibility import Decision
 from ml.serving.llm.port import LLMResponse
 from ml.serving.tip.answer import Answer
+from ml.serving.tip.llm_request import Written
 from ml.serving.tip.plan import Plan
 from ml.serving.tip.policy_record import policy_record
 from ml.serving.tip.tip_context import StoredOutput
@@ -24,6 +25,8 @@ class Generation:
     llm_error: str | None
     response: LLMResponse | None
     llm_ms: float
+    written: Written | None = None
+    """The answers asked for and refused; None when the model was not asked."""
 
 
 def provenance_record(
@@ -43,13 +46,15 @@ def provenance_record(
     ``policy`` holds what off-policy evaluation needs: the candidates' counts, the order,
     the lead and its propensity.
     """
-    answer, response = generation.answer, generation.response
-    profile, now, prompt, template = plan.profile, plan.now, plan.prompt, plan.arm.prompt
-    alias, arm = plan.arm.alias, plan.arm
+    answer, profile, now, arm = generation.answer, plan.profile, plan.now, plan.arm
+    prompt, template = plan.prompt, arm.prompt
     experiment = (arm.experiment, arm.variant) if arm.experiment and arm.variant else None
     return {
         "cited": _cited(answer.agents, plan.eligible, plan.decisions),
-        "cited_by_model": list(answer.cited_by_model or answer.agents),
+        # A `tip` answer cites nothing itself: its citations are what its words name.
+        "cited_by_model": list(
+            answer.cited_by_model or (answer.agents if plan.prompt.answer == "full" else ())
+        ),
         "items": [i.to_dict() for i in items],
         "items_named_by_model": list(answer.items_named),
         "policy": policy_record(plan.choice, plan.candidates),
@@ -67,10 +72,22 @@ def provenance_record(
             "digest": template.digest,
             "sha256": prompt.sha256,
         },
-        "model": {"alias": alias, "resolved": resolved_model},
+        "model": {"alias": arm.alias, "resolved": resolved_model},
         "experiment": (
             {"name": experiment[0], "variant": experiment[1]} if experiment is not None else None
         ),
+        **_cost(generation, assembly_ms, total_ms),
+        "fallback": generation.fallback_reason is not None,
+        "fallback_reason": generation.fallback_reason,
+        "llm_error": generation.llm_error,
+        "registry_fingerprint": registry_fingerprint,
+    }
+
+
+def _cost(generation: Generation, assembly_ms: float, total_ms: float) -> dict[str, Any]:
+    """Time, tokens and answers the tip took."""
+    response, written = generation.response, generation.written
+    return {
         "latency_ms": {
             "assembly": round(assembly_ms, 2),
             "llm": round(generation.llm_ms, 2),
@@ -81,10 +98,7 @@ def provenance_record(
             "completion": response.completion_tokens if response else 0,
         },
         "llm_attempts": response.attempts if response else 0,
-        "fallback": generation.fallback_reason is not None,
-        "fallback_reason": generation.fallback_reason,
-        "llm_error": generation.llm_error,
-        "registry_fingerprint": registry_fingerprint,
+        "candidates": written.record() if written else None,
     }
 
 

@@ -7,9 +7,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ml.serving.llm.port import LLMClient, LLMError
-from ml.serving.tip.answer import Answer, InvalidAnswer
-from ml.serving.tip.llm_request import GenerationConfig, read_answer, resolved_model, tip_request
+from ml.serving.llm.port import LLMClient, LLMError, LLMRequest, LLMResponse
+from ml.serving.tip.answer import Answer
+from ml.serving.tip.llm_request import (
+    GenerationConfig,
+    prompt_seed,
+    read_answer,
+    resolved_model,
+    tip_request,
+    write_tip,
+)
 from ml.serving.tip.prompt import AssembledPrompt, Frame, PromptSnippet, PromptTemplate, assemble
 from ml.serving.tip.tip_store import StoredTip
 
@@ -26,6 +33,8 @@ class Rebuilt:
     """True when the text matches the recorded prompt's SHA-256 exactly."""
     item_refs: list[str] = field(default_factory=list)
     """The refs the answer schema offered the model."""
+    because: dict[str, str | None] = field(default_factory=dict)
+    """The shown agents' reasons, from which a ``tip`` answer's rationale is composed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +72,8 @@ def rebuild(tip: StoredTip, template: PromptTemplate) -> Rebuilt:
     recorded = p.get("prompt", {}).get("sha256")
     identical = prompt.sha256 == recorded
     items = [ref for e in shown for ref in e.get("items", [])]
-    return Rebuilt(prompt, snippets, identical, items)
+    because = {c["agent_id"]: c.get("because") for c in p.get("cited", []) if "agent_id" in c}
+    return Rebuilt(prompt, snippets, identical, items, because)
 
 
 async def rerun(
@@ -82,25 +92,36 @@ async def rerun(
         config=replace(config, temperature=0.0, retries=0),
         item_refs=rebuilt.item_refs,
     )
+
+    async def call(req: LLMRequest) -> tuple[LLMResponse | None, str | None, str | None]:
+        try:
+            return await llm.complete(req), None, None
+        except LLMError as exc:
+            return None, "llm_error", str(exc)[:300]
+
     started = time.perf_counter()
-    try:
-        response = await llm.complete(request)
-    except LLMError as exc:
-        return Rerun(
-            prompt_version, alias, resolved_model(llm, alias), None, str(exc)[:300],
-            (time.perf_counter() - started) * 1000, 0, 0,
-        )  # fmt: skip
+    written = await write_tip(
+        call,
+        request,
+        candidates=config.candidates_for(alias),
+        temperature=config.candidate_temperature,
+        read=lambda content: read_answer(
+            content, rebuilt.snippets, rebuilt.prompt, rebuilt.because
+        ),
+        seed=prompt_seed(rebuilt.prompt),
+    )
     llm_ms = (time.perf_counter() - started) * 1000
-    answer, error = None, None
-    try:
-        answer = read_answer(response.content, rebuilt.snippets, rebuilt.prompt)
-    except InvalidAnswer as exc:
-        error = f"invalid answer: {exc}"
+    response = written.response
+    if response is None:
+        return Rerun(
+            prompt_version, alias, resolved_model(llm, alias), None, written.error, llm_ms, 0, 0
+        )
+    error = None if written.answer is not None else f"invalid answer: {written.error}"
     return Rerun(
         prompt_version,
         alias,
         response.resolved_model,
-        answer,
+        written.answer,
         error,
         llm_ms,
         response.prompt_tokens,

@@ -24,7 +24,7 @@ from tests.conftest import FixedClock, MakeSettings
 # Markers planted in user B's data: none may appear in any answer to user A.
 B_SECRET_PREF = "b-private-pref-7f3a"
 B_SECRET_SIGNAL = "b-private-signal-91c2"
-B_TIP_TEXT = "Send the b-private-invoice to Bertrand."
+B_TIP_TEXT = f"Send the {B_SECRET_SIGNAL} form to Bertrand."
 
 
 @dataclass

@@ -107,7 +107,7 @@ def test_replay_rebuilds_the_prompt_that_reached_the_model(env: Env) -> None:
     assert rebuilt.prompt.messages == sent
     assert set(rebuilt.snippets) == {e["agent_id"] for e in stored.provenance["eligible"]}
 
-    env.answer("Finish the Q3 invoice now.", ["tasks"])
+    env.answer("Send the Q3 invoice now.", ["tasks"])
     again = asyncio.run(
         rerun(
             rebuilt,
@@ -117,7 +117,7 @@ def test_replay_rebuilds_the_prompt_that_reached_the_model(env: Env) -> None:
             prompt_version=env.nudge.prompts.current().version,
         )
     )
-    assert again.answer is not None and again.answer.tip == "Finish the Q3 invoice now."
+    assert again.answer is not None and again.answer.tip == "Send the Q3 invoice now."
     assert env.llm.requests[-1].temperature == 0.0
     assert env.llm.requests[-1].messages == sent
 

@@ -4,17 +4,28 @@ tip is the fallback at once, /readyz says so, and a probe after the cooldown clo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from ml.serving.llm.port import LLMError
 from tests.conftest import FixedClock, MakeSettings
-from tests.integration.serving.tip_env import Env, open_env
+from tests.integration.serving.tip_env import (
+    FULL_ANSWER_PROMPT,
+    Env,
+    open_env,
+    single_answer_config,
+)
 
 
 @pytest.fixture
-def env(settings_for: MakeSettings, clock: FixedClock) -> Iterator[Env]:
-    settings = settings_for(llm_breaker_failures=2, llm_breaker_cooldown_s=30)
+def env(settings_for: MakeSettings, clock: FixedClock, tmp_path: Path) -> Iterator[Env]:
+    settings = settings_for(
+        llm_breaker_failures=2,
+        llm_breaker_cooldown_s=30,
+        prompt_file=FULL_ANSWER_PROMPT,
+        litellm_config=single_answer_config(tmp_path),
+    )
     with open_env(settings, clock) as opened:
         yield opened
 

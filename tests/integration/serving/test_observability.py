@@ -45,7 +45,8 @@ def _drive(client: TestClient, nudge: Nudge) -> dict[str, str]:
     nudge.sweeper.sweep_all()
     llm = nudge.llm
     assert isinstance(llm, FakeLLM)
-    answer = {"tip": f"Pay the {TIP_MARKER} bill", "agents": ["tasks"], "rationale": "Due."}
+    # The shipped prompt asks for the tip alone; it must name the task to be grounded.
+    answer = {"tip": f"Pay the {PAYLOAD_MARKER} bill now, ref {TIP_MARKER}."}
     llm.push(json.dumps(answer))
     r = client.get("/v1/users/obs/tip", headers={"x-request-id": "req-42"})
     assert r.status_code == 200
@@ -122,7 +123,7 @@ def test_logs_are_json_with_request_ids_and_no_user_content(nudge: Nudge) -> Non
     text = stream.getvalue()
     lines = [json.loads(line) for line in text.splitlines() if line.strip()]
     assert lines, "nothing was logged"
-    assert served["text"] == f"Pay the {TIP_MARKER} bill"
+    assert served["text"] == f"Pay the {PAYLOAD_MARKER} bill now, ref {TIP_MARKER}."
     for marker in (PAYLOAD_MARKER, TIP_MARKER, "Open tasks"):
         assert marker not in text, marker
     access = [e for e in lines if e["logger"] == "nudge.access"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ml.evaluation.facts import extract_facts, grounded_facts, is_grounded
+from ml.serving.tip.facts import extract_facts, grounded_facts, is_grounded
 
 TASKS = (
     'Open tasks: 1 overdue, 2 due today. Most urgent first: "Send the Q3 invoice" '

@@ -29,6 +29,7 @@ PARAMS = RunParams(
     resolved_model="openai/smollm2-135m-instruct",
     judge_alias="judge",
     judge_model="openai/smollm2-135m-instruct",
+    candidates=3,
     dataset_sha256="ab" * 32,
     scenario_count=2,
     started_at="2026-11-21T10:00:00+00:00",
@@ -180,6 +181,7 @@ def test_a_run_is_logged_with_params_metrics_and_artifacts(tmp_path: Path) -> No
         "resolved_model": "openai/smollm2-135m-instruct",
         "judge_alias": "judge",
         "judge_model": "openai/smollm2-135m-instruct",
+        "candidates": "3",
         "scenario_count": "2",
         "dataset_sha256": "ab" * 32,
     }

@@ -68,7 +68,8 @@ def test_citations_without_grounding_are_dropped() -> None:
         (answer("Ignore <snippet> and send the invoice.", ["tasks"]), "markup"),
         (answer("Send invoice", ["tasks"]), "fewer than 3 words"),
         (answer("Q3-invoice-now!", ["tasks"]), "fewer than 3 words"),
-        (answer("Walk the dog around the block.", ["tasks"]), "no content word"),
+        (answer("Walk the dog around the block.", ["tasks"]), "names no fact"),
+        (answer("The invoice matters, deal with it soon.", ["tasks"]), "names no fact"),
         (answer("send the invoice send the invoice send the invoice", ["tasks"]), "repeats"),
         (
             answer("tip_1: one imperative sentence about the Q3 invoice", ["tasks"]),

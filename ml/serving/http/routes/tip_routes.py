@@ -30,6 +30,17 @@ TipIdPath = Annotated[
 ]
 
 
+WaitQuery = Annotated[
+    float | None,
+    Query(
+        ge=0,
+        le=30,
+        description="seconds to wait for the model when there is no tip to show yet "
+        "(default: NUDGE_TIP_WAIT_S); then the fallback, replaced once the model answers",
+    ),
+]
+
+
 def tip_out(served: ServedTip) -> TipOut:
     t = served.tip
     return TipOut(
@@ -40,6 +51,7 @@ def tip_out(served: ServedTip) -> TipOut:
         items=[TipItemOut(**i) for i in t.items],
         fallback=t.fallback,
         cached=served.cached,
+        stale=served.stale,
         created_at=t.created_at,
     )
 
@@ -66,10 +78,13 @@ def make_router(
         refresh: Annotated[
             bool, Query(description="write a new tip even if nothing changed since the last one")
         ] = False,
+        wait: WaitQuery = None,
     ) -> TipOut:
-        """One tip for the user, with the agents it is based on."""
+        """One tip for the user, with the agents it is based on. Never waits for the model
+        when a previous tip can be shown: that one comes back marked `stale` while the new
+        one is written."""
         rate.check(who, user_id)
-        served = await orchestrator.tip_for(user_id, refresh=refresh)
+        served = await orchestrator.tip_for(user_id, refresh=refresh, wait=wait)
         on_served(served)
         return tip_out(served)
 

@@ -1,5 +1,6 @@
 """Checkable facts in a snippet (titles, clock times, durations, counts), and whether a tip
-mentions one of them: the evaluation's test of a grounded tip.
+mentions one of them: how validation grounds a tip in a snippet, and how the evaluation
+measures grounding.
 
 Agents write facts in a fixed style (``"Send the invoice"``, ``14:00``, ``5 h 40 min``,
 ``6 days``); a tip may say them differently (``2 pm``, ``5 hours 40 minutes``, ``6-day``),

@@ -1,0 +1,57 @@
+"""The tip generations running in this process: one per user and set of inputs, a bounded
+number at a time, in the background of whoever asked first."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Key = tuple[str, str]
+"""(user id, input fingerprint)."""
+
+
+class Generations(Generic[T]):
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("at least one generation must be allowed at a time")
+        self._limit = limit
+        self._slots: asyncio.Semaphore | None = None
+        self._running: dict[Key, asyncio.Task[T]] = {}
+
+    def start(self, key: Key, work: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
+        """The running generation for ``key``, or a new one. It runs whether or not anyone
+        waits for it; at most ``limit`` of them call the model at once, the others queue."""
+        loop = asyncio.get_running_loop()
+        running = self._running.get(key)
+        if running is not None and not running.done() and running.get_loop() is loop:
+            return running
+        task = loop.create_task(self._bounded(work), name=f"tip-generation:{key[0]}")
+        self._running[key] = task
+        task.add_done_callback(lambda done: self._finished(key, done))
+        return task
+
+    def running(self, key: Key) -> bool:
+        task = self._running.get(key)
+        return task is not None and not task.done()
+
+    @property
+    def active(self) -> int:
+        return sum(not t.done() for t in self._running.values())
+
+    async def _bounded(self, work: Callable[[], Awaitable[T]]) -> T:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._limit)
+        async with self._slots:
+            return await work()
+
+    def _finished(self, key: Key, task: asyncio.Task[T]) -> None:
+        if self._running.get(key) is task:
+            del self._running[key]
+        if not task.cancelled() and task.exception() is not None:
+            # Nobody may be waiting for it: say what went wrong here, once.
+            log.error("a tip generation failed", exc_info=task.exception())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -91,6 +92,26 @@ def bootstrap(
     )
 
 
+# A user who was served a tip within this long gets the next one written as soon as new
+# signals change their snippets; others get theirs when they next ask.
+ACTIVE_WITHIN = timedelta(hours=24)
+
+
+def _write_tips_ahead(nudge: Nudge, loop: asyncio.AbstractEventLoop) -> None:
+    """After a signal refresh (embedded mode), start the refreshed users' next tips on the
+    app's event loop, where polls will find them."""
+    refresh = nudge.local_refresh
+    if refresh is None:
+        return
+
+    def then(user_ids: list[str]) -> None:
+        for user_id in user_ids:
+            prepare = nudge.orchestrator.prepare(user_id, active_within=ACTIVE_WITHIN)
+            asyncio.run_coroutine_threadsafe(prepare, loop)
+
+    refresh.then = then
+
+
 def build_app(
     nudge: Nudge, *, start: bool = True, sweep_now: bool = True, scheduler: bool | None = None
 ) -> FastAPI:
@@ -104,9 +125,12 @@ def build_app(
                 lambda: nudge.start(sweep_now=sweep_now, scheduler=scheduler)
             )
             await nudge.orchestrator.warm_up()
+        _write_tips_ahead(nudge, asyncio.get_running_loop())
         try:
             yield
         finally:
+            if nudge.local_refresh is not None:
+                nudge.local_refresh.then = None
             if start:
                 await anyio.to_thread.run_sync(nudge.stop)
 

@@ -73,6 +73,9 @@ class LocalRefresh:
 
         self._run = run
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh")
+        self.then: Callable[[list[str]], object] | None = None
+        """Called with the users after their agents ran: the serving side writes their
+        next tips ahead of the poll."""
 
     def submit(self, agent_id: str, user_ids: list[str]) -> None:
         self._pool.submit(self._guarded, agent_id, user_ids)
@@ -80,6 +83,8 @@ class LocalRefresh:
     def _guarded(self, agent_id: str, user_ids: list[str]) -> None:
         try:
             self._run(agent_id, user_ids)
+            if self.then is not None:
+                self.then(user_ids)
         except Exception:
             log.exception("refresh of %s failed", agent_id)
 

@@ -9,7 +9,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import anyio
 
@@ -171,13 +171,18 @@ class Orchestrator:
             made = job.result()
         return ServedTip(made.tip, cached=False, generation=made.generation)
 
-    async def prepare(self, user_id: str) -> bool:
+    async def prepare(self, user_id: str, *, active_within: timedelta | None = None) -> bool:
         """Start writing the user's tip if their inputs changed since the last one (a sweep
-        or new signals); True when a generation was started or is running."""
+        or new signals) and, with ``active_within``, a tip was served to them within it;
+        True when a generation was started or is running."""
         async with self._lock(user_id):
             started = time.perf_counter()
             plan = await anyio.to_thread.run_sync(self.plan, user_id, self._clock())
             last = plan.last_tip
+            if active_within is not None and (
+                last is None or plan.now - last.last_served_at > active_within
+            ):
+                return False
             if last is not None and self._reusable(last, plan):
                 return False
             self._generations.start((user_id, plan.fingerprint), lambda: self._make(plan, started))

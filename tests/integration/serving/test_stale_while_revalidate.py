@@ -129,3 +129,26 @@ def test_wait_must_be_a_number_of_seconds_within_bounds(gated: Env) -> None:
     for bad in ("-1", "31", "soon"):
         r = gated.client.get("/v1/users/alice/tip", params={"wait": bad})
         assert r.status_code == 422 and "wait" in r.text
+
+
+def test_new_signals_get_an_active_user_a_tip_before_the_next_poll(gated: Env) -> None:
+    llm = gated.llm
+    llm.push(tip("Send the Q3 invoice before lunch today."))
+    first = gated.client.get("/v1/users/alice/tip").json()
+    llm.push(tip("Renew the parking permit before noon."))
+    signal = {
+        "kind": "task",
+        "external_id": "permit",
+        "payload": {"title": "Renew the parking permit", "due": gated.clock().date().isoformat()},
+        "occurred_at": gated.clock().isoformat(),
+    }
+    assert gated.client.post("/v1/users/alice/signals", json={"signals": [signal]}).is_success
+    gated.nudge.relay.drain()  # what the running relay does every second
+    deadline = time.monotonic() + 5
+    while len(llm.requests) < 2 or gated.nudge.orchestrator.generating:
+        assert time.monotonic() < deadline, "no tip was written after the signals"
+        time.sleep(0.02)
+    assert '"Renew the parking permit"' in gated.prompt_of()
+    body = gated.client.get("/v1/users/alice/tip").json()
+    assert body["tip_id"] != first["tip_id"] and body["cached"] is True
+    assert body["stale"] is False and body["text"] == "Renew the parking permit before noon."

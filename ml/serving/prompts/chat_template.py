@@ -13,11 +13,7 @@ from ml.serving.tip.prompt import Example, PromptError, PromptTemplate
 
 def to_chat(template: PromptTemplate) -> list[dict[str, str]]:
     """The chat template MLflow stores: system, the examples' turns, then the user template."""
-    turns = [
-        {"role": role, "content": content}
-        for e in template.examples
-        for role, content in (("user", e.user), ("assistant", e.answer))
-    ]
+    turns = [{"role": m.role, "content": m.content} for m in template.turns()]
     return [
         {"role": "system", "content": template.system},
         *turns,

@@ -98,6 +98,14 @@ class PromptTemplate:
             answer=source.answer,
         )
 
+    def turns(self) -> tuple[Message, ...]:
+        """The worked examples as the conversation's earlier user and assistant turns."""
+        return tuple(
+            m
+            for e in self.examples
+            for m in (Message("user", e.user), Message("assistant", e.answer))
+        )
+
     @property
     def digest(self) -> str:
         """What identifies the text of this version, whatever registry holds it."""
@@ -204,12 +212,7 @@ def assemble(frame: Frame, snippets: Sequence[PromptSnippet]) -> AssembledPrompt
         preferences=[(k, _short(v)) for k, v in sorted(frame.preferences.items())],
         snippets=[PromptSnippet(s.agent_id, as_data(s.text)) for s in snippets],
     ).strip()
-    turns = [
-        m
-        for e in template.examples
-        for m in (Message("user", e.user), Message("assistant", e.answer))
-    ]
-    messages = (Message("system", template.system), *turns, Message("user", user))
+    messages = (Message("system", template.system), *template.turns(), Message("user", user))
     digest = hashlib.sha256(f"{template.name}\x1f{template.version}\x1f{user}".encode())
     return AssembledPrompt(messages, digest.hexdigest()[:32], template.answer)
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ml.serving.llm.port import LLMClient, LLMError, LLMRequest, LLMResponse
+from ml.serving.llm.port import LLMClient
 from ml.serving.tip.answer import Answer
+from ml.serving.tip.guarded_call import GuardedCall
 from ml.serving.tip.llm_request import (
     GenerationConfig,
     prompt_seed,
@@ -92,16 +93,9 @@ async def rerun(
         config=replace(config, temperature=0.0, retries=0),
         item_refs=rebuilt.item_refs,
     )
-
-    async def call(req: LLMRequest) -> tuple[LLMResponse | None, str | None, str | None]:
-        try:
-            return await llm.complete(req), None, None
-        except LLMError as exc:
-            return None, "llm_error", str(exc)[:300]
-
     started = time.perf_counter()
     written = await write_tip(
-        call,
+        GuardedCall(llm, None, config.timeout_s),
         request,
         candidates=config.candidates_for(alias),
         temperature=config.candidate_temperature,

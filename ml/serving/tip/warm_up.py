@@ -21,14 +21,9 @@ async def warm_up(
     gives a request the idle slot whose prefix matches best. Two slots, not all four: each
     warmed slot costs the whole prefix on two cores, and four outlasted the timeout.
     """
-    turns = [
-        m
-        for e in template.examples
-        for m in (Message("user", e.user), Message("assistant", e.answer))
-    ]
     request = LLMRequest(
         alias=config.alias,
-        messages=(Message("system", template.system), *turns, Message("user", "Ready?")),
+        messages=(Message("system", template.system), *template.turns(), Message("user", "Ready?")),
         json_schema=None,
         max_tokens=1,
         temperature=0,

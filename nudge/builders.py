@@ -20,6 +20,7 @@ from ml.serving.tip.llm_request import GenerationConfig
 from ml.serving.tip.orchestrator import Orchestrator
 from ml.serving.tip.policy import Policy, PolicyConfig
 from ml.serving.tip.prompt import DEFAULT_PROMPT, Arm
+from ml.serving.tip.tip_lease import TipLeases
 from ml.serving.tip.tip_store import TipStore
 from nudge.credentials import Credentials, load_or_create
 from nudge.settings import Settings
@@ -127,6 +128,7 @@ def build_orchestrator(
         policy=build_policy(settings),
         wait_s=settings.tip_wait_s,
         concurrent_generations=settings.tip_generations,
+        leases=TipLeases(tips.engine, clock, ttl=lease_ttl(settings)),
         breaker=CircuitBreaker(
             BreakerConfig(
                 failures=settings.llm_breaker_failures,
@@ -136,6 +138,13 @@ def build_orchestrator(
             clock,
         ),
     )
+
+
+def lease_ttl(settings: Settings) -> timedelta:
+    """Longer than a generation can take: a first answer and a best-of-n call, each with
+    its retries, and a margin."""
+    calls = 2 * (settings.llm_retries + 1)
+    return timedelta(seconds=calls * settings.llm_timeout_s + 10)
 
 
 def build_policy(settings: Settings) -> Policy:

@@ -64,6 +64,7 @@ class Nudge:
     _scheduler_expected: bool = False
 
     def services(self) -> Services:
+        redis = self.settings.redis_url
         return Services(
             engine=self.engine,
             clock=self.clock,
@@ -77,7 +78,10 @@ class Nudge:
             on_signals=self.relay.kick,
             max_request_bytes=self.settings.max_request_bytes,
             auth=self.auth,
-            tip_rate=TipRateLimit(self.settings.tip_rate_limit),
+            tip_rate=TipRateLimit(
+                self.settings.tip_rate_limit,
+                shared=None if redis is None else redis.get_secret_value(),
+            ),
             experiments=self.experiments,
             insights=Insights(self.engine),
             policy_config=self.orchestrator.policy.config,

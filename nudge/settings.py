@@ -33,6 +33,12 @@ class Settings(BaseSettings):
         default=None, validation_alias="DATABASE_URL", description="Postgres URL; SQLite when unset"
     )
     nats_url: str | None = Field(default=None, validation_alias="NATS_URL")
+    redis_url: SecretStr | None = Field(
+        default=None,
+        validation_alias="REDIS_URL",
+        description="Redis URL; the tip rate limit is shared by every API process through it "
+        "(per process when unset)",
+    )
 
     manifests_dir: Path = REPO_ROOT / "manifests"
     agent_packages: Annotated[tuple[str, ...], NoDecode] = ("ml.agents",)

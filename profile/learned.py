@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from nudge_infra.storage.tables import agent_credit, agent_population
 
@@ -40,12 +41,17 @@ def add_credit(
 def _bump(
     conn: Connection, table: Table, key: dict[str, str], delta: Mapping[str, int], now: datetime
 ) -> None:
-    where = [table.c[name] == value for name, value in key.items()]
-    values = {name: table.c[name] + n for name, n in delta.items()}
-    changed = conn.execute(update(table).where(*where).values(**values, updated_at=now)).rowcount
-    if not changed:
-        row = {name: max(0, delta.get(name, 0)) for name in OUTCOMES}
-        conn.execute(insert(table).values(**key, **row, updated_at=now))
+    # One statement: two processes counting the same user's first tip both succeed.
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    row = {name: max(0, delta.get(name, 0)) for name in OUTCOMES}
+    conn.execute(
+        dialect.insert(table)
+        .values(**key, **row, updated_at=now)
+        .on_conflict_do_update(
+            index_elements=list(key),
+            set_={**{name: table.c[name] + n for name, n in delta.items()}, "updated_at": now},
+        )
+    )
 
 
 def credit_of(conn: Connection, user_id: str) -> dict[str, Counts]:

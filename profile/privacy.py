@@ -23,6 +23,7 @@ from nudge_infra.storage.tables import (
     signals,
     suppressions,
     tip_feedback,
+    tip_leases,
     tips,
     users,
 )
@@ -31,6 +32,7 @@ from nudge_profile.store import require_user
 # Every table that holds rows of one user, children before parents. A test checks that
 # no table with a user_id column is missing here.
 USER_TABLES: tuple[Table, ...] = (
+    tip_leases,
     item_marks,
     agent_credit,
     inferred_params,

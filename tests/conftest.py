@@ -153,6 +153,7 @@ def _settings_maker(tmp_path: Path, database_url: str | None) -> MakeSettings:
             "data_dir": tmp_path / "data",
             "database_url": database_url,
             "nats_url": None,  # the in-process bus unless a test asks for JetStream
+            "redis_url": None,  # rate limits per process unless a test shares them
             "embedded_llm": False,
             "watch_manifests": False,
             "scheduler": False,
@@ -187,3 +188,15 @@ def nats_server(tmp_path: Path) -> Iterator[Any]:
     server = NatsServer(tmp_path / "jetstream")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis every API process shares (REDIS_URL): skipped without it, and a failure
+    under CI=true."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        if IN_CI:
+            pytest.fail("CI=true but REDIS_URL is unset: the shared rate limit must be tested")
+        pytest.skip("REDIS_URL is not set")
+    return url

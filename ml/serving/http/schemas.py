@@ -122,6 +122,7 @@ class UserExport(BaseModel):
     agent_state: Rows = Field(description="what each agent keeps between its runs")
     inferred_params: Rows = Field(description="values inferred from the user's signals")
     agent_credit: Rows = Field(description="how the user answered each agent's tips")
+    tip_leases: Rows = Field(description="tips being written for the user right now")
     events: Rows = Field(description="events about this user not yet pruned from the outbox")
 
 

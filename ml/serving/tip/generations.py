@@ -1,11 +1,12 @@
-"""The tip generations running in this process: one per user and set of inputs, a bounded
-number at a time, in the background of whoever asked first."""
+"""The tip generations running in this process: one per user and set of inputs, in the
+background of whoever asked first; a bounded number of them call the model at once."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -23,14 +24,14 @@ class Generations(Generic[T]):
         self._slots: asyncio.Semaphore | None = None
         self._running: dict[Key, asyncio.Task[T]] = {}
 
-    def start(self, key: Key, work: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
+    def start(self, key: Key, work: Callable[[], Coroutine[object, object, T]]) -> asyncio.Task[T]:
         """The running generation for ``key``, or a new one. It runs whether or not anyone
-        waits for it; at most ``limit`` of them call the model at once, the others queue."""
+        waits for it."""
         loop = asyncio.get_running_loop()
         running = self._running.get(key)
         if running is not None and not running.done() and running.get_loop() is loop:
             return running
-        task = loop.create_task(self._bounded(work), name=f"tip-generation:{key[0]}")
+        task = loop.create_task(work(), name=f"tip-generation:{key[0]}")
         self._running[key] = task
         task.add_done_callback(lambda done: self._finished(key, done))
         return task
@@ -43,11 +44,13 @@ class Generations(Generic[T]):
     def active(self) -> int:
         return sum(not t.done() for t in self._running.values())
 
-    async def _bounded(self, work: Callable[[], Awaitable[T]]) -> T:
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the ``limit`` places for a model call; the others queue."""
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._limit)
         async with self._slots:
-            return await work()
+            yield
 
     def _finished(self, key: Key, task: asyncio.Task[T]) -> None:
         if self._running.get(key) is task:

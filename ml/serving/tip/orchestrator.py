@@ -17,27 +17,18 @@ from ml.registry.registry import Registry
 from ml.serving.llm.port import LLMClient
 from ml.serving.tip.bandits import BayesUcbPolicy
 from ml.serving.tip.breaker import CircuitBreaker
-from ml.serving.tip.fallback import FallbackSource, fallback_tip
+from ml.serving.tip.fallback import fallback_tip
 from ml.serving.tip.generations import Generations
 from ml.serving.tip.guarded_call import GuardedCall
-from ml.serving.tip.llm_request import (
-    GenerationConfig,
-    prompt_seed,
-    read_answer,
-    resolved_model,
-    tip_request,
-    write_tip,
-)
+from ml.serving.tip.llm_request import GenerationConfig, resolved_model
 from ml.serving.tip.plan import Plan, make_plan
 from ml.serving.tip.policy import Policy
 from ml.serving.tip.prompt import Arm, PromptTemplate
 from ml.serving.tip.provenance import Generation
+from ml.serving.tip.tip_lease import TipLeases
 from ml.serving.tip.tip_record import tip_record
-from ml.serving.tip.tip_store import (
-    StoredTip,
-    TipHead,
-    TipStore,
-)
+from ml.serving.tip.tip_store import StoredTip, TipHead, TipStore
+from ml.serving.tip.tip_writer import TipWriter, ranked_sources
 from ml.serving.tip.warm_up import warm_up
 from nudge_infra.clock import Clock
 
@@ -67,8 +58,9 @@ class ServedTip:
 
 @dataclass(frozen=True, slots=True)
 class _Made:
-    tip: StoredTip
-    generation: Generation
+    tip: TipHead
+    generation: Generation | None
+    """None when another process, holding the lease on these inputs, wrote the tip."""
 
 
 class Orchestrator:
@@ -86,13 +78,15 @@ class Orchestrator:
         breaker: CircuitBreaker | None = None,
         wait_s: float = 3.0,
         concurrent_generations: int = 2,
+        leases: TipLeases | None = None,
     ) -> None:
         """``arm`` picks a user's prompt and model (A/B experiments); by default every user
         gets ``prompt()`` and the configured alias. ``policy`` chooses the snippets that go
         into the prompt (Bayes-UCB by default); ``breaker``, when given, stops calling the
         model after repeated failures until a probe succeeds. A poll waits at most
         ``wait_s`` for a tip being written when it has none to show (stale-while-revalidate);
-        at most ``concurrent_generations`` tips are written at once."""
+        at most ``concurrent_generations`` tips are written at once. With ``leases``, API
+        processes sharing the database write a tip for one user and inputs once."""
         self._tips = tips
         self._registry = registry
         self._llm = llm
@@ -102,7 +96,8 @@ class Orchestrator:
         self._arm = arm or (lambda _user: Arm(self._prompt(), self._config.alias))
         self._policy: Policy = policy or BayesUcbPolicy()
         self._breaker = breaker
-        self._call = GuardedCall(llm, breaker, config.timeout_s)
+        self._writer = TipWriter(GuardedCall(llm, breaker, config.timeout_s), config)
+        self._leases = leases
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._wait_s = wait_s
         self._generations: Generations[_Made] = Generations(concurrent_generations)
@@ -169,6 +164,8 @@ class Orchestrator:
                 if not job.done():
                     return ServedTip(await self._save_pending(plan, started), cached=False)
             made = job.result()
+        if made.generation is None:  # written by another process: served again here
+            return await self._serve_again(made.tip, self._clock(), stale=False)
         return ServedTip(made.tip, cached=False, generation=made.generation)
 
     async def prepare(self, user_id: str, *, active_within: timedelta | None = None) -> bool:
@@ -210,16 +207,59 @@ class Orchestrator:
         return ServedTip(tip, cached=True, stale=stale)
 
     async def _make(self, plan: Plan, started: float) -> _Made:
-        """Write the tip (the model's, or the fallback) and store it."""
+        """Write the tip (the model's, or the fallback) and store it, unless another
+        process holding the lease on these inputs writes it: then wait for theirs."""
         assembly_ms = (time.perf_counter() - started) * 1000
-        generation = await self._write(plan)
+        leases = self._leases
+        while True:
+            async with self._generations.slot():
+                if leases is None:
+                    return await self._write_and_store(plan, started, assembly_ms)
+                key = (plan.profile.user_id, plan.fingerprint)
+                if await anyio.to_thread.run_sync(leases.acquire, *key):
+                    try:
+                        # Another process may have finished between our plan and our lease.
+                        theirs = await anyio.to_thread.run_sync(self._newer_tip, plan)
+                        if theirs is not None:
+                            return _Made(theirs, None)
+                        return await self._write_and_store(plan, started, assembly_ms)
+                    finally:
+                        await anyio.to_thread.run_sync(leases.release, *key)
+            theirs = await self._written_elsewhere(plan, leases)
+            if theirs is not None:
+                return _Made(theirs, None)
+
+    async def _write_and_store(self, plan: Plan, started: float, assembly_ms: float) -> _Made:
+        generation = await self._writer.write(plan)
         async with self._lock(plan.profile.user_id):
             tip = await self._store(plan, generation, started, assembly_ms)
         return _Made(tip, generation)
 
+    async def _written_elsewhere(self, plan: Plan, leases: TipLeases) -> TipHead | None:
+        """Wait while another process holds the lease: its tip once stored, or None when
+        the lease went without one (it failed or expired: try to take it)."""
+        pause = 0.05
+        while True:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
+            theirs = await anyio.to_thread.run_sync(self._newer_tip, plan)
+            if theirs is not None:
+                return theirs
+            key = (plan.profile.user_id, plan.fingerprint)
+            if not await anyio.to_thread.run_sync(leases.held_elsewhere, *key):
+                return await anyio.to_thread.run_sync(self._newer_tip, plan)
+
+    def _newer_tip(self, plan: Plan) -> TipHead | None:
+        """A tip for the plan's inputs stored since the plan was made (not a pending one)."""
+        last = self._tips.latest(plan.profile.user_id)
+        if last is None or last.fingerprint != plan.fingerprint or last.fallback_reason == PENDING:
+            return None
+        before = plan.last_tip
+        return last if before is None or last.tip_id != before.tip_id else None
+
     async def _save_pending(self, plan: Plan, started: float) -> StoredTip:
         """Store the fallback for a caller who cannot wait longer (the user's lock held)."""
-        answer = fallback_tip(self._ranked(plan), PENDING)
+        answer = fallback_tip(ranked_sources(plan), PENDING)
         generation = Generation(answer, PENDING, "the model is still writing", None, 0.0)
         return await self._store(plan, generation, started, 0.0)
 
@@ -238,43 +278,6 @@ class Orchestrator:
         )
         await anyio.to_thread.run_sync(self._tips.save, tip, row)
         return tip
-
-    def _ranked(self, plan: Plan) -> list[FallbackSource]:
-        agents = plan.registry.agents
-        return [
-            FallbackSource(o.agent_id, agents[o.agent_id].manifest.name, o.snippet, o.suggestion)
-            for o in plan.chosen
-        ]
-
-    async def _write(self, plan: Plan) -> Generation:
-        """Ask the LLM and validate its answer; fall back deterministically when either fails."""
-        ranked = self._ranked(plan)
-        if not plan.chosen:
-            answer = fallback_tip(ranked, "no_eligible_agents")
-            return Generation(answer, "no_eligible_agents", None, None, 0.0)
-        started = time.perf_counter()
-        request = tip_request(
-            plan.prompt,
-            [o.agent_id for o in plan.chosen],
-            alias=plan.arm.alias,
-            config=self._config,
-            item_refs=[i.ref for o in plan.chosen for i in o.items],
-        )
-        snippets = {o.agent_id: o.snippet for o in plan.chosen}
-        because = {o.agent_id: o.because for o in plan.chosen}
-        written = await write_tip(
-            self._call,
-            request,
-            candidates=self._config.candidates_for(plan.arm.alias),
-            temperature=self._config.candidate_temperature,
-            read=lambda content: read_answer(content, snippets, plan.prompt, because),
-            seed=prompt_seed(plan.prompt),
-        )
-        llm_ms = (time.perf_counter() - started) * 1000
-        if written.answer is not None:
-            return Generation(written.answer, None, None, written.response, llm_ms, written)
-        answer = fallback_tip(ranked, written.reason or "no answer")
-        return Generation(answer, written.reason, written.error, written.response, llm_ms, written)
 
     def plan(self, user_id: str, now: datetime | None = None) -> Plan:
         """Read and decide everything a tip needs before the LLM is called (no LLM call)."""

@@ -159,6 +159,10 @@ class TipStore:
             raise NotFound("tip", tip_id)
         return str(owner)
 
+    def latest(self, user_id: str) -> TipHead | None:
+        with Reader(self.engine) as reader:
+            return read_last_tip(reader, user_id)[0]
+
     def recent(self, user_id: str, limit: int) -> list[TipHead]:
         """The user's latest tips, newest first."""
         with self.engine.connect() as conn:

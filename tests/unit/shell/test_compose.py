@@ -20,7 +20,7 @@ from nudge.settings import REPO_ROOT, Settings
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 NUDGE_SERVICES = ("api", "scheduler", "worker")
-INFRA = ("postgres", "nats", "ollama", "litellm", "mlflow")
+INFRA = ("postgres", "nats", "redis", "ollama", "litellm", "mlflow")
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +75,8 @@ def test_nudge_services_read_only_variables_the_code_reads(
         settings = Settings()
         assert settings.environment == "production" and settings.embedded_llm is False
         assert settings.nats_url == "nats://nats:4222"
+        assert settings.redis_url is not None
+        assert settings.redis_url.get_secret_value() == "redis://redis:6379/0"
 
 
 def test_urls_point_at_the_services_and_their_ports(compose: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import nudge_infra.storage.tables
+import nudge_infra.storage.column_types
 
 revision = "0001"
 down_revision = None
@@ -35,8 +35,8 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("created_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("published_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
@@ -47,8 +47,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("agent_id", sa.String(length=64), nullable=False),
         sa.Column("agent_version", sa.Integer(), nullable=False),
-        sa.Column("started_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("users", sa.Integer(), nullable=False),
         sa.Column("outputs", sa.Integer(), nullable=False),
@@ -67,8 +67,8 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(length=64), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_users")),
     )
     op.create_table(
@@ -84,8 +84,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("snippet_hash", sa.String(length=64), nullable=False),
-        sa.Column("computed_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("computed_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.user_id"],
@@ -103,7 +103,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(length=64), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("granted", sa.Boolean(), nullable=False),
-        sa.Column("at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.user_id"],
@@ -120,7 +120,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(length=64), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("granted", sa.Boolean(), nullable=False),
-        sa.Column("changed_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("changed_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.user_id"],
@@ -133,8 +133,8 @@ def upgrade() -> None:
         "contexts",
         sa.Column("user_id", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
-        sa.Column("until", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("set_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("until", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("set_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.user_id"],
@@ -152,7 +152,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("updated_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.user_id"],
@@ -171,8 +171,8 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("occurred_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("received_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("occurred_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.user_id"],
@@ -203,10 +203,10 @@ def upgrade() -> None:
         sa.Column("llm_ms", sa.Float(), nullable=False),
         sa.Column("prompt_tokens", sa.Integer(), nullable=False),
         sa.Column("completion_tokens", sa.Integer(), nullable=False),
-        sa.Column("created_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("serve_count", sa.Integer(), nullable=False),
         sa.Column(
-            "last_served_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False
+            "last_served_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False
         ),
         sa.Column(
             "provenance",
@@ -228,9 +228,9 @@ def upgrade() -> None:
         sa.Column("agent_id", sa.String(length=64), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("snippet_hash", sa.String(length=64), nullable=True),
-        sa.Column("until", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("until", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("tip_id", sa.String(length=36), nullable=False),
-        sa.Column("created_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tip_id"],
             ["tips.tip_id"],
@@ -256,8 +256,8 @@ def upgrade() -> None:
         sa.Column("tip_id", sa.String(length=36), nullable=False),
         sa.Column("user_id", sa.String(length=64), nullable=False),
         sa.Column("reaction", sa.String(length=16), nullable=False),
-        sa.Column("snooze_until", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", nudge_infra.storage.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("snooze_until", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", nudge_infra.storage.column_types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tip_id"],
             ["tips.tip_id"],

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from nudge_infra.storage.tables import UTCDateTime
+from nudge_infra.storage.column_types import UTCDateTime
 
 revision = "0003"
 down_revision = "0002"

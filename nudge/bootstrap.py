@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from functools import partial
 
 import anyio
 from fastapi import FastAPI
+from google.protobuf.message import Message
 
+from ml.precompute.jobs import EventConsumer
 from ml.precompute.sweep import Sweeper
 from ml.registry.watcher import LiveRegistry
 from ml.serving.http.app import create_app
 from ml.serving.llm.port import LLMClient, knows
 from ml.serving.prompts.experiments import Experiments
 from ml.serving.tip.tip_store import TipStore
+from ml.serving.tip.tips_ahead import TipsAhead
 from nudge.builders import (
     build_auth,
     build_bus,
@@ -29,10 +33,15 @@ from nudge.builders import (
 from nudge.runtime import Nudge
 from nudge.settings import Settings
 from nudge_infra.clock import Clock, utc_now
-from nudge_infra.events.bus import OutboxRelay
+from nudge_infra.events.bus import InProcessBus, OutboxRelay
+from nudge_infra.events.codec import SUBJECT_PREFIX
+from nudge_infra.events.outbox import Topic
+from nudge_infra.events.pb import events_pb2 as pb
 from nudge_infra.storage.engine import make_engine, migrate
 from nudge_profile.signals import SignalStore
 from nudge_profile.store import ProfileStore
+
+TIPS_AHEAD_CONSUMER = "tips-ahead"
 
 
 def bootstrap(
@@ -57,7 +66,7 @@ def bootstrap(
     prompts = build_prompts(settings, experiments)
     tips = TipStore(engine, answer_window=timedelta(hours=settings.answer_window_h))
     sweeper = Sweeper(engine, lambda: registry.current, clock, batch_size=settings.sweep_batch_size)
-    return Nudge(
+    nudge = Nudge(
         settings=settings,
         clock=clock,
         engine=engine,
@@ -90,26 +99,51 @@ def bootstrap(
         experiments=experiments,
         local_refresh=build_local_refresh(bus, sweeper, registry, clock),
     )
+    nudge.tips_ahead = _tips_ahead(nudge)
+    return nudge
 
 
-# A user who was served a tip within this long gets the next one written as soon as new
-# signals change their snippets; others get theirs when they next ask.
-ACTIVE_WITHIN = timedelta(hours=24)
+def _tips_ahead(nudge: Nudge) -> TipsAhead:
+    """Rewritten outputs start the active users' next tips: a signal refresh here at once,
+    sweeps through their AgentOutputWritten events (in process; with NATS, see
+    ``_consume_outputs``)."""
+    ahead = TipsAhead(
+        nudge.orchestrator, nudge.tips, nudge.clock, backlog=4 * nudge.settings.tip_generations
+    )
+    if nudge.local_refresh is not None:
+        nudge.local_refresh.then = ahead.on_outputs
+    if isinstance(nudge.bus, InProcessBus):
+        nudge.bus.subscribe(
+            Topic.AGENT_OUTPUTS_WRITTEN, lambda event: ahead.on_outputs(event.payload["users"])
+        )
+    return ahead
 
 
-def _write_tips_ahead(nudge: Nudge, loop: asyncio.AbstractEventLoop) -> None:
-    """After a signal refresh (embedded mode), start the refreshed users' next tips on the
-    app's event loop, where polls will find them."""
-    refresh = nudge.local_refresh
-    if refresh is None:
+@contextmanager
+def _consume_outputs(nudge: Nudge) -> Iterator[None]:
+    """With NATS, the API processes share one durable consumer of AgentOutputWritten: each
+    event (a worker's batch) reaches one of them, which starts the tips."""
+    url = nudge.settings.nats_url
+    if url is None:
+        yield
         return
+    consumer, stop = EventConsumer(url), threading.Event()
 
-    def then(user_ids: list[str]) -> None:
-        for user_id in user_ids:
-            prepare = nudge.orchestrator.prepare(user_id, active_within=ACTIVE_WITHIN)
-            asyncio.run_coroutine_threadsafe(prepare, loop)
+    def handle(message: Message) -> None:
+        assert isinstance(message, pb.AgentOutputWritten)
+        nudge.tips_ahead.on_outputs(list(message.user_ids))
 
-    refresh.then = then
+    subject = SUBJECT_PREFIX + Topic.AGENT_OUTPUTS_WRITTEN
+    thread = threading.Thread(
+        target=consumer.consume, args=(subject, TIPS_AHEAD_CONSUMER, handle, stop), daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        consumer.close()
 
 
 def build_app(
@@ -125,12 +159,12 @@ def build_app(
                 lambda: nudge.start(sweep_now=sweep_now, scheduler=scheduler)
             )
             await nudge.orchestrator.warm_up()
-        _write_tips_ahead(nudge, asyncio.get_running_loop())
+        nudge.tips_ahead.attach(asyncio.get_running_loop())
         try:
-            yield
+            with _consume_outputs(nudge):
+                yield
         finally:
-            if nudge.local_refresh is not None:
-                nudge.local_refresh.then = None
+            nudge.tips_ahead.attach(None)
             if start:
                 await anyio.to_thread.run_sync(nudge.stop)
 

@@ -23,6 +23,7 @@ from ml.serving.prompts.experiments import Experiments
 from ml.serving.prompts.prompt_registry import LivePrompts
 from ml.serving.tip.orchestrator import Orchestrator
 from ml.serving.tip.tip_store import TipStore
+from ml.serving.tip.tips_ahead import TipsAhead
 from nudge.credentials import Credentials
 from nudge.settings import Settings
 from nudge_infra.clock import Clock
@@ -59,6 +60,7 @@ class Nudge:
     prompts: LivePrompts
     experiments: Experiments
     local_refresh: LocalRefresh | None = None
+    tips_ahead: TipsAhead = field(init=False)
     scheduler: PrecomputeScheduler | None = None
     _started: list[str] = field(default_factory=list)
     _scheduler_expected: bool = False

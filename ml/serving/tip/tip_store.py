@@ -163,6 +163,18 @@ class TipStore:
         with Reader(self.engine) as reader:
             return read_last_tip(reader, user_id)[0]
 
+    def served_since(self, user_ids: Sequence[str], since: datetime) -> list[str]:
+        """Those of ``user_ids`` who were served a tip at or after ``since``."""
+        if not user_ids:
+            return []
+        query = (
+            select(tips.c.user_id)
+            .where(tips.c.user_id.in_(list(user_ids)), tips.c.last_served_at >= since)
+            .distinct()
+        )
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(query).scalars())
+
     def recent(self, user_id: str, limit: int) -> list[TipHead]:
         """The user's latest tips, newest first."""
         with self.engine.connect() as conn:

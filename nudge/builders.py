@@ -142,8 +142,8 @@ def build_orchestrator(
 
 def lease_ttl(settings: Settings) -> timedelta:
     """Longer than a generation can take: a first answer and a best-of-n call, each with
-    its retries, and a margin."""
-    calls = 2 * (settings.llm_retries + 1)
+    its retries and possibly asked again of a backup alias, and a margin."""
+    calls = 2 * 2 * (settings.llm_retries + 1)
     return timedelta(seconds=calls * settings.llm_timeout_s + 10)
 
 

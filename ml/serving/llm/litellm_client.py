@@ -20,6 +20,8 @@ from ml.serving.llm.model_list import LiteLLMParams, ModelEntry, ModelList
 from ml.serving.llm.port import LLMError, LLMErrorKind, LLMRequest, LLMResponse, Message
 
 _RETRYABLE: frozenset[LLMErrorKind] = frozenset({"timeout", "unreachable"})
+# A backup alias is asked when the model is down or failing, not when it answered badly.
+_FALL_BACK_ON: frozenset[LLMErrorKind] = frozenset({"timeout", "unreachable", "error"})
 
 
 _MIN_ATTEMPT_S = 0.25  # never start a retry with less time than this left
@@ -60,7 +62,23 @@ class LiteLLMClient:
         return self._models.entry(alias).litellm_params.model
 
     async def complete(self, req: LLMRequest) -> LLMResponse:
+        """Ask ``req.alias``; when it is down, its fallbacks (``router_settings``) in order,
+        each with the request's whole timeout. The answer names the model that gave it."""
         entry = self._models.entry(req.alias)
+        try:
+            return await self._complete(entry, req)
+        except LLMError as error:
+            if error.kind not in _FALL_BACK_ON:
+                raise
+            for backup in self._models.fallbacks(req.alias):
+                try:
+                    return await self._complete(self._models.entry(backup), req)
+                except LLMError as failed:
+                    if failed.kind not in _FALL_BACK_ON:
+                        raise
+            raise
+
+    async def _complete(self, entry: ModelEntry, req: LLMRequest) -> LLMResponse:
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + req.timeout_s

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ml.registry.yamlsource import node_line
 from ml.serving.llm.port import LLMError
@@ -48,13 +55,27 @@ class ModelEntry(BaseModel):
     model_info: ModelInfo = Field(default_factory=ModelInfo)
 
 
+class RouterSettings(BaseModel):
+    """``router_settings``: of LiteLLM's router, only ``fallbacks`` (Nudge does not
+    load-balance; the other keys are refused rather than silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fallbacks: list[dict[str, list[str]]] = Field(
+        default_factory=list,
+        description="[{alias: [backup alias, ...]}]: asked in order when the alias is down",
+    )
+
+
 class ModelList(BaseModel):
-    """The parsed file. Only ``model_list`` is read: global LiteLLM settings would be
-    process-wide state, so they are refused rather than silently ignored."""
+    """The parsed file: ``model_list`` and ``router_settings.fallbacks``. Global LiteLLM
+    settings would be process-wide state, so they are refused rather than silently
+    ignored."""
 
     model_config = ConfigDict(extra="forbid")
 
     model_list: list[ModelEntry] = Field(min_length=1)
+    router_settings: RouterSettings = Field(default_factory=RouterSettings)
 
     @field_validator("model_list")
     @classmethod
@@ -68,6 +89,25 @@ class ModelList(BaseModel):
                 )
             seen.add(entry.model_name)
         return entries
+
+    @model_validator(mode="after")
+    def _known_fallbacks(self) -> ModelList:
+        known = set(self.aliases)
+        for rule in self.router_settings.fallbacks:
+            for alias, backups in rule.items():
+                unknown = [a for a in (alias, *backups) if a not in known]
+                if unknown:
+                    raise ValueError(
+                        f"router_settings.fallbacks names {', '.join(map(repr, unknown))}: "
+                        f"not a model_name of this file (known: {', '.join(sorted(known))})"
+                    )
+                if alias in backups:
+                    raise ValueError(f"router_settings.fallbacks: {alias!r} falls back to itself")
+        return self
+
+    def fallbacks(self, alias: str) -> list[str]:
+        """The aliases asked, in order, when ``alias`` times out, is unreachable or fails."""
+        return [b for rule in self.router_settings.fallbacks for b in rule.get(alias, [])]
 
     @property
     def aliases(self) -> list[str]:

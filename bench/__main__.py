@@ -30,6 +30,7 @@ BENCHMARKS = (
     "cold_start",
     "memory",
     "load",
+    "outage",
     "relay",
     "sweep_scale",
 )

@@ -122,3 +122,32 @@ def test_the_circuit_opens_on_a_dead_llm_and_a_probe_closes_it(
             assert c.get("/readyz").json()["checks"]["llm"]["circuit"] == "closed"
     finally:
         nudge.stop()
+
+
+def test_a_returning_llm_closes_the_circuit_without_waiting_for_the_cooldown(
+    sqlite_settings: MakeSettings, spawn_embedded_llm: Callable[..., EmbeddedLLMProcess]
+) -> None:
+    server = spawn_embedded_llm()
+    settings = sqlite_settings(
+        llm_timeout_s=TIMEOUT_S, llm_breaker_failures=2, llm_breaker_cooldown_s=600
+    )
+    nudge = _seeded(settings, server)
+    try:
+        with TestClient(build_app(nudge, start=False), headers=gateway_headers(nudge)) as c:
+            port = server.port
+            server.kill()
+            for _ in range(2):
+                _tip(c)
+            _, explain = _tip(c)
+            assert explain["fallback_reason"] == "llm_circuit_open"
+
+            spawn_embedded_llm(port)  # back, with an empty prompt cache
+            back = time.monotonic()
+            while c.get("/readyz").json()["checks"]["llm"]["circuit"] != "closed":
+                assert time.monotonic() - back < 30, "the circuit stayed open"
+                time.sleep(0.2)
+            _, explain = _tip(c)
+            assert _written_by_the_model(explain)
+            assert time.monotonic() - back < 30  # not the 600 s cooldown
+    finally:
+        nudge.stop()

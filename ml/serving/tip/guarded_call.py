@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from ml.serving.llm.port import LLMClient, LLMError, LLMRequest, LLMResponse
 from ml.serving.tip.breaker import CircuitBreaker
@@ -16,10 +17,19 @@ Outcome = tuple[LLMResponse | None, str | None, str | None]
 
 
 class GuardedCall:
-    def __init__(self, llm: LLMClient, breaker: CircuitBreaker | None, timeout_s: float) -> None:
+    def __init__(
+        self,
+        llm: LLMClient,
+        breaker: CircuitBreaker | None,
+        timeout_s: float,
+        *,
+        on_open: Callable[[], None] | None = None,
+    ) -> None:
+        """``on_open`` is called (on the event loop) when a failure opens the circuit."""
         self._llm = llm
         self._breaker = breaker
         self._timeout_s = timeout_s
+        self._on_open = on_open
 
     async def __call__(self, request: LLMRequest) -> Outcome:
         breaker = self._breaker
@@ -31,6 +41,8 @@ class GuardedCall:
         finally:
             if breaker is not None and reason in LLM_DOWN:
                 breaker.failed()
+                if breaker.state == "open" and self._on_open is not None:
+                    self._on_open()
             elif breaker is not None:
                 breaker.succeeded()
         return response, reason, error

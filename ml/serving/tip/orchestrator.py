@@ -25,6 +25,7 @@ from ml.serving.tip.plan import Plan, make_plan
 from ml.serving.tip.policy import Policy
 from ml.serving.tip.prompt import Arm, PromptTemplate
 from ml.serving.tip.provenance import Generation
+from ml.serving.tip.recovery import RecoveryWatch
 from ml.serving.tip.tip_lease import TipLeases
 from ml.serving.tip.tip_record import tip_record
 from ml.serving.tip.tip_store import StoredTip, TipHead, TipStore
@@ -96,7 +97,17 @@ class Orchestrator:
         self._arm = arm or (lambda _user: Arm(self._prompt(), self._config.alias))
         self._policy: Policy = policy or BayesUcbPolicy()
         self._breaker = breaker
-        self._writer = TipWriter(GuardedCall(llm, breaker, config.timeout_s), config)
+        recovery = (
+            None
+            if breaker is None
+            else RecoveryWatch(
+                llm, breaker, alias=lambda: config.alias, warm=lambda: self.warm_up(slots=1)
+            )
+        )
+        call = GuardedCall(
+            llm, breaker, config.timeout_s, on_open=None if recovery is None else recovery.start
+        )
+        self._writer = TipWriter(call, config)
         self._leases = leases
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._wait_s = wait_s

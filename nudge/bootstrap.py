@@ -29,6 +29,7 @@ from nudge.builders import (
     build_local_refresh,
     build_orchestrator,
     build_prompts,
+    build_repeat_guards,
 )
 from nudge.runtime import Nudge
 from nudge.settings import Settings
@@ -90,6 +91,7 @@ def bootstrap(
             prompts=prompts,
             experiments=experiments,
             clock=clock,
+            repeats=build_repeat_guards(settings, embedded),
         ),
         bus=bus,
         relay=OutboxRelay(engine, bus, clock),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from ml.precompute.refresh import LocalRefresh, RefreshTrigger
 from ml.precompute.sweep import Sweeper
 from ml.registry.watcher import LiveRegistry
 from ml.serving.http.auth import Authenticator
+from ml.serving.llm.alias_embedder import AliasEmbedder
 from ml.serving.llm.embedded_server import EmbeddedLLM
 from ml.serving.llm.litellm_client import LiteLLMClient
 from ml.serving.llm.model_list import load_model_list
@@ -20,6 +22,7 @@ from ml.serving.tip.llm_request import GenerationConfig
 from ml.serving.tip.orchestrator import Orchestrator
 from ml.serving.tip.policy import Policy, PolicyConfig
 from ml.serving.tip.prompt import DEFAULT_PROMPT, Arm
+from ml.serving.tip.repeat_guard import RepeatConfig, RepeatGuards
 from ml.serving.tip.tip_lease import TipLeases
 from ml.serving.tip.tip_store import TipStore
 from nudge.credentials import Credentials, load_or_create
@@ -28,6 +31,8 @@ from nudge_infra.clock import Clock
 from nudge_infra.events.bus import InProcessBus
 from nudge_infra.events.jetstream import JetStreamPublisher
 from nudge_infra.events.outbox import Topic
+
+log = logging.getLogger(__name__)
 
 
 def build_embedded_llm(settings: Settings) -> EmbeddedLLM | None:
@@ -41,6 +46,34 @@ def build_llm_client(settings: Settings, embedded: EmbeddedLLM | None) -> LLMCli
     base = embedded.base_url if embedded else f"http://127.0.0.1:{settings.embedded_llm_port}/v1"
     models = load_model_list(settings.litellm_config, substitutions={"embedded_llm": base})
     return LiteLLMClient(models)
+
+
+EMBEDDER = "embedder"
+
+
+def build_repeat_guards(settings: Settings, embedded: EmbeddedLLM | None) -> RepeatGuards | None:
+    """The near-repeat check: the ``embedder`` alias and its model's threshold. Off when
+    the aliases file has no such alias or no threshold for it (said once, at start)."""
+    if not settings.near_repeat_check:
+        return None
+    base = embedded.base_url if embedded else f"http://127.0.0.1:{settings.embedded_llm_port}/v1"
+    models = load_model_list(settings.litellm_config, substitutions={"embedded_llm": base})
+    if EMBEDDER not in models.aliases:
+        log.warning("near-repeat check off: no %r alias in %s", EMBEDDER, settings.litellm_config)
+        return None
+    threshold = settings.near_repeat_cosine or models.entry(EMBEDDER).model_info.near_repeat_cosine
+    if threshold is None:
+        log.warning(
+            "near-repeat check off: set model_info.near_repeat_cosine of %r in %s "
+            "(or NUDGE_NEAR_REPEAT_COSINE)",
+            EMBEDDER,
+            settings.litellm_config,
+        )
+        return None
+    config = RepeatConfig(
+        EMBEDDER, threshold, recent=settings.near_repeat_recent, timeout_s=settings.embed_timeout_s
+    )
+    return RepeatGuards(AliasEmbedder(models), config)
 
 
 def build_auth(settings: Settings, clock: Clock) -> tuple[Authenticator, Credentials]:
@@ -106,6 +139,7 @@ def build_orchestrator(
     prompts: LivePrompts,
     experiments: Experiments,
     clock: Clock,
+    repeats: RepeatGuards | None = None,
 ) -> Orchestrator:
     config = generation_config(settings)
 
@@ -129,6 +163,7 @@ def build_orchestrator(
         wait_s=settings.tip_wait_s,
         concurrent_generations=settings.tip_generations,
         leases=TipLeases(tips.engine, clock, ttl=lease_ttl(settings)),
+        repeats=repeats,
         breaker=CircuitBreaker(
             BreakerConfig(
                 failures=settings.llm_breaker_failures,

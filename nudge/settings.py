@@ -125,6 +125,21 @@ class Settings(BaseSettings):
         le=30,
         description="how long a poll with no tip to show waits for the model before the fallback",
     )
+    near_repeat_check: bool = Field(
+        default=True,
+        description="refuse a model's tip that nearly repeats one of the user's recent tips "
+        "(the `embedder` alias; its threshold is model_info.near_repeat_cosine)",
+    )
+    near_repeat_recent: int = Field(
+        default=5,
+        ge=1,
+        le=50,
+        description="how many of the user's latest tips a tip is compared with",
+    )
+    near_repeat_cosine: float | None = Field(
+        default=None, gt=0, le=1, description="overrides the embedder's near_repeat_cosine"
+    )
+    embed_timeout_s: float = Field(default=2.0, gt=0, le=60)
     tip_generations: int = Field(
         default=2, ge=1, le=64, description="tips written at once by one process"
     )

@@ -163,6 +163,9 @@ def _settings_maker(tmp_path: Path, database_url: str | None) -> MakeSettings:
             # learned policy has tests of its own (policy="thompson").
             "policy": "static",
             "policy_top_k": 8,
+            # Scripted answers repeat themselves on purpose; the near-repeat check has
+            # tests of its own (near_repeat_check=True).
+            "near_repeat_check": False,
         }
         values.update(overrides)
         return Settings(**values)

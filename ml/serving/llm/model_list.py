@@ -45,6 +45,13 @@ class ModelInfo(BaseModel):
         le=8,
         description="answers sampled in one call when the first answer is refused (best-of-n)",
     )
+    near_repeat_cosine: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="an embedding model's cosine at or above which a tip nearly repeats "
+        "a recent one (cosines of different models are not comparable)",
+    )
 
 
 class ModelEntry(BaseModel):

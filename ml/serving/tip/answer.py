@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ml.serving.tip.facts import extract_facts
+from ml.serving.tip.facts import extract_facts, fact_sentence
 
 # Bounds measured on the embedded 135M model: longer limits only buy rambling and
 # answers cut off by max_tokens.
@@ -78,14 +78,20 @@ class Answer:
 
 
 def answer_schema(
-    eligible: Sequence[str], item_refs: Sequence[str] = (), *, shape: str = "full"
+    eligible: Sequence[str],
+    item_refs: Sequence[str] = (),
+    *,
+    shape: str = "full",
+    facts: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Bound every field so that even a tiny model cannot ramble or invent an agent or an
-    item; naming the items is optional. The ``tip`` shape asks for one sentence only."""
+    item; naming the items is optional. The ``tip`` shape asks for one sentence only, one
+    that names one of ``facts`` when there are any."""
     if shape == "tip":
+        pattern = fact_sentence(facts) or TIP_SENTENCE
         return {
             "type": "object",
-            "properties": {"tip": {"type": "string", "pattern": TIP_SENTENCE}},
+            "properties": {"tip": {"type": "string", "pattern": pattern}},
             "required": ["tip"],
             "additionalProperties": False,
         }

@@ -10,7 +10,7 @@ so every fact carries a pattern accepting the usual spellings, case-insensitivel
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -47,6 +47,15 @@ _NUMBER_WORDS = (
 )
 
 
+# With facts in the snippets, the sentence must name one as the snippet writes it (a title
+# may start in either case): the model still writes the sentence, the grammar only keeps
+# it from leaving out what makes it checkable. Bounded so that it fits the
+# tip's 140 characters.
+_FACT_MAX = 38
+_OUTSIDE_SENTENCE = frozenset('".;!?\\')
+_REGEX_SPECIAL = frozenset("\\^$.|?*+()[]{}")
+
+
 @dataclass(frozen=True, slots=True)
 class Fact:
     kind: FactKind
@@ -79,6 +88,33 @@ def grounded_facts(tip: str, snippets: Iterable[str]) -> list[Fact]:
 
 def is_grounded(tip: str, snippets: Iterable[str]) -> bool:
     return bool(grounded_facts(tip, snippets))
+
+
+def fact_sentence(facts: Sequence[str]) -> str | None:
+    """TIP_SENTENCE that names one of ``facts`` as written; None when none can be named
+    in one sentence (too long, or holding a character a sentence here cannot)."""
+    usable = [
+        f
+        for f in dict.fromkeys(facts)
+        if 2 <= len(f) <= _FACT_MAX and not set(f) & _OUTSIDE_SENTENCE
+    ]
+    if not usable:
+        return None
+    alternatives = "|".join(_literal(f) for f in usable)
+    words = r'[^".;!?\\]'
+    # Either words, a space and the fact, or the sentence opens with the fact; then the rest.
+    return (
+        rf"^(([A-Z]{words}{{0,50}} ({alternatives}){words}{{0,50}})"
+        rf"|(({alternatives}){words}{{4,50}}))[.!]$"
+    )
+
+
+def _literal(fact: str) -> str:
+    escaped = "".join("\\" + c if c in _REGEX_SPECIAL else c for c in fact)
+    first = fact[0]
+    if first.isalpha() and first.lower() != first.upper():
+        return f"[{first.upper()}{first.lower()}]{escaped[1:]}"
+    return escaped
 
 
 def _compile(alternatives: Iterable[str]) -> re.Pattern[str]:

@@ -21,6 +21,7 @@ from ml.serving.tip.answer import (
     composed_rationale,
     parse_answer,
 )
+from ml.serving.tip.facts import extract_facts
 from ml.serving.tip.prompt import AssembledPrompt
 
 # No second call after a first one that left less than this of its timeout: the model is
@@ -70,6 +71,10 @@ class Written:
         return {"asked": self.asked, "chosen": self.chosen, "refused": list(self.refused)}
 
 
+Vet = Callable[[Answer], Awaitable[str | None]]
+"""A second look at an answer that passed validation: a reason to refuse it, or None."""
+
+
 def tip_request(
     prompt: AssembledPrompt,
     eligible_ids: list[str],
@@ -77,13 +82,15 @@ def tip_request(
     alias: str,
     config: GenerationConfig,
     item_refs: Sequence[str] = (),
+    snippets: Sequence[str] = (),
 ) -> LLMRequest:
     """The LLM request for a tip: the answer's JSON schema allows only the agents (and
-    items) that are in the prompt."""
+    items) that are in the prompt; a one-sentence answer names a fact of ``snippets``."""
+    facts = [f.label for text in snippets for f in extract_facts(text)]
     return LLMRequest(
         alias=alias,
         messages=prompt.messages,
-        json_schema=answer_schema(eligible_ids, item_refs, shape=prompt.answer),
+        json_schema=answer_schema(eligible_ids, item_refs, shape=prompt.answer, facts=facts),
         schema_name="tip",
         max_tokens=config.max_tokens,
         temperature=config.temperature,
@@ -122,14 +129,16 @@ async def write_tip(
     temperature: float,
     read: Callable[[str], Answer],
     seed: int,
+    vet: Vet | None = None,
 ) -> Written:
     """Ask once; when that answer is refused, ask for ``candidates`` more in one call
-    (``seed`` makes them repeatable), unless the first call used up nearly all its time."""
+    (``seed`` makes them repeatable), unless the first call used up nearly all its time.
+    ``vet`` may refuse an answer that ``read`` accepted (a near-repeat), with its reason."""
     started = time.monotonic()
     response, reason, error = await call(request)
     if response is None:
         return Written(None, None, reason, error)
-    written = _first_valid(response, read, asked_before=0, refused=())
+    written = await _first_valid(response, read, vet, asked_before=0, refused=())
     left = request.timeout_s - (time.monotonic() - started)
     if written.answer is not None or candidates < 2 or left < _MIN_SECOND_CALL_S:
         return written
@@ -138,12 +147,15 @@ async def write_tip(
     second, _, _ = await call(more)
     if second is None:  # the first answer's refusal stands; the breaker saw the failure
         return written
-    return _first_valid(second, read, asked_before=written.asked, refused=written.refused)
+    return await _first_valid(
+        second, read, vet, asked_before=written.asked, refused=written.refused
+    )
 
 
-def _first_valid(
+async def _first_valid(
     response: LLMResponse,
     read: Callable[[str], Answer],
+    vet: Vet | None,
     *,
     asked_before: int,
     refused: tuple[str, ...],
@@ -154,6 +166,10 @@ def _first_valid(
             answer = read(content)
         except InvalidAnswer as exc:
             reasons.append(str(exc))
+            continue
+        vetoed = None if vet is None else await vet(answer)
+        if vetoed is not None:
+            reasons.append(vetoed)
             continue
         return Written(
             answer, response, None, None, asked_before + i + 1, asked_before + i, tuple(reasons)

@@ -26,10 +26,11 @@ from ml.serving.tip.policy import Policy
 from ml.serving.tip.prompt import Arm, PromptTemplate
 from ml.serving.tip.provenance import Generation
 from ml.serving.tip.recovery import RecoveryWatch
+from ml.serving.tip.repeat_guard import RepeatGuards
 from ml.serving.tip.tip_lease import TipLeases
 from ml.serving.tip.tip_record import tip_record
 from ml.serving.tip.tip_store import StoredTip, TipHead, TipStore
-from ml.serving.tip.tip_writer import TipWriter, ranked_sources
+from ml.serving.tip.tip_writer import PENDING, TipWriter, ranked_sources
 from ml.serving.tip.warm_up import warm_up
 from nudge_infra.clock import Clock
 
@@ -40,11 +41,6 @@ log = logging.getLogger(__name__)
 _RETRYABLE = frozenset(
     {"llm_timeout", "llm_unreachable", "llm_error", "invalid_answer", "llm_circuit_open"}
 )
-
-
-PENDING = "llm_pending"
-"""The fallback served to a user with no tip to show while the model is still writing one;
-the model's tip replaces it as soon as it is stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +76,7 @@ class Orchestrator:
         wait_s: float = 3.0,
         concurrent_generations: int = 2,
         leases: TipLeases | None = None,
+        repeats: RepeatGuards | None = None,
     ) -> None:
         """``arm`` picks a user's prompt and model (A/B experiments); by default every user
         gets ``prompt()`` and the configured alias. ``policy`` chooses the snippets that go
@@ -87,7 +84,8 @@ class Orchestrator:
         model after repeated failures until a probe succeeds. A poll waits at most
         ``wait_s`` for a tip being written when it has none to show (stale-while-revalidate);
         at most ``concurrent_generations`` tips are written at once. With ``leases``, API
-        processes sharing the database write a tip for one user and inputs once."""
+        processes sharing the database write a tip for one user and inputs once. With
+        ``repeats``, an answer that nearly repeats a recent tip of the user is refused."""
         self._tips = tips
         self._registry = registry
         self._llm = llm
@@ -107,7 +105,7 @@ class Orchestrator:
         call = GuardedCall(
             llm, breaker, config.timeout_s, on_open=None if recovery is None else recovery.start
         )
-        self._writer = TipWriter(call, config)
+        self._writer = TipWriter(call, config, repeats=repeats, recent=tips.recent)
         self._leases = leases
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._wait_s = wait_s

@@ -27,6 +27,8 @@ class Generation:
     llm_ms: float
     written: Written | None = None
     """The answers asked for and refused; None when the model was not asked."""
+    near_repeat: dict[str, object] | None = None
+    """The kept answer's similarity to the user's recent tips; None when not checked."""
 
 
 def provenance_record(
@@ -99,6 +101,7 @@ def _cost(generation: Generation, assembly_ms: float, total_ms: float) -> dict[s
         },
         "llm_attempts": response.attempts if response else 0,
         "candidates": written.record() if written else None,
+        "near_repeat": generation.near_repeat,
     }
 
 

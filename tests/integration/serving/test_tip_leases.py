@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from ml.serving.llm.litellm_client import LiteLLMClient
 from ml.serving.llm.model_list import load_model_list
-from ml.serving.tip.orchestrator import PENDING
 from ml.serving.tip.tip_lease import TipLeases
+from ml.serving.tip.tip_writer import PENDING
 from nudge.bootstrap import bootstrap, build_app
 from nudge.demo.seed import seed_demo
 from nudge.runtime import Nudge

@@ -28,6 +28,10 @@ def test_embedded_config_fills_the_server_url_for_every_alias() -> None:
 
     assert models.aliases == ["tip-generator", "judge", "embedder"]
     for entry in models.model_list:
+        if entry.model_name == "embedder":  # run in process, no server (ADR 0026)
+            assert entry.litellm_params.model == "nudge-local/all-minilm-l6-v2"
+            assert entry.model_info.near_repeat_cosine == 0.85
+            continue
         assert entry.litellm_params.api_base == "http://127.0.0.1:9999/v1"
         assert entry.litellm_params.model.startswith("openai/")
         assert entry.litellm_params.api_key

@@ -1,199 +1,234 @@
 """A bounded loopback load on the tip endpoint of a real ``nudge run`` (embedded LLM).
 
-50 concurrent callers for 60 s (10 for 15 s with --quick), each in a loop over 22 users
-(alice, bob and 20 more with a few tasks and events each, swept before the load):
-nine polls in ten are plain ``GET …/tip`` (served again when nothing changed), one in ten
-asks ``?refresh=true`` (a new tip, so an LLM call or a fallback). Counted: errors
-(anything but 200, or no answer), latency per kind of request, and the process's RSS
-sampled every second, comparing the first and the last 10 s.
+50 concurrent callers for 60 s over 200 users (10 callers for 15 s over 40 users with
+--quick): alice, bob and the others added through the API with three tasks, a meeting and
+every consent each, swept, and given a first tip (``?wait=30``) before the timed run, so
+every poll has a tip to show. Each caller loops: pick a user; one time in ten first change
+that user's inputs (POST a task signal: the embedded refresh re-runs the tasks agent for
+them, then writes their next tip ahead of the poll); then poll ``GET …/tip``.
 
-The floor is the same load on ``GET /healthz`` for 10 s: the cost of the HTTP path alone.
+In the same run a prober asks ``GET /healthz`` every 75 ms on its own connection, in the
+same client event loop as the callers: the event loop's responsiveness while llama.cpp
+decodes, measured like the polls. Before the load, 10 s of the same callers on
+``/healthz`` alone give the HTTP path's cost with the model idle.
+
+Counted: latency per kind of request, errors (anything but 200, or no answer), the share of
+answers marked stale, and per change the freshness lag: from the POST returning to the
+first tip stored that was made from the changed snippet (its provenance says when the
+tasks agent computed it), and to the first poll that got that tip (or a newer one) not
+stale. Afterwards the tips stored during the run are read back through the API.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import json
 import random
-import subprocess
-import sys
 import time
-from collections import Counter
-from datetime import UTC, datetime, timedelta
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.context import BenchContext
+from bench.load_report import report
+from bench.load_users import (
+    Change,
+    add_users,
+    change_body,
+    client,
+    first_tips,
+    sweep_now,
+    written_tips,
+)
 from bench.product import ProductProcess, read_status
-from bench.stats import fmt_bytes, fmt_ms, render_table, summarize
-from nudge.settings import REPO_ROOT
 
 NAME = "load"
-EXTRA_USERS = 20
-MAX_GROWTH = 1.10  # last-10-s RSS over first-10-s RSS
+CHANGE_SHARE = 0.10
+PROBE_EVERY_S = 0.075
+FLOOR_S = 10
+HEALTHZ = "healthz"
+
+__all__ = ["NAME", "add_users", "drive", "run", "sweep_now"]
 
 
 def run(ctx: BenchContext) -> dict[str, Any]:
-    callers, seconds = ctx.n(50, 10), ctx.n(60, 15)
-    data = ctx.tmpdir("load-")
-    product = ProductProcess.spawn(data)
+    callers, seconds, count = ctx.n(50, 10), ctx.n(60, 15), ctx.n(200, 40)
+    product = ProductProcess.spawn(ctx.tmpdir("load-"))
     ctx.on_close(product.stop)
     product.wait_ready()
-    users = ["alice", "bob", *add_users(product)]
+    started = time.perf_counter()
+    users = ["alice", "bob", *add_users(product, count - 2)]
     sweep_now(product)
-    floor = asyncio.run(drive(product, ["healthz"], callers, min(seconds, 10), refresh_share=0))
-    load = asyncio.run(drive(product, users, callers, seconds, refresh_share=0.1))
-    product.stop()
-    return _report(ctx, callers, seconds, users, floor, load)
-
-
-def add_users(product: ProductProcess) -> list[str]:
-    now = datetime.now(UTC)
-    added = []
-    with httpx.Client(
-        base_url=product.base_url, headers=product.headers, timeout=30, trust_env=False
-    ) as c:
-        for i in range(EXTRA_USERS):
-            user = f"load-{i:02d}"
-            c.put(f"/v1/users/{user}", json={"timezone": "Europe/Paris"}).raise_for_status()
-            for key in ("tasks.read", "calendar.read", "habits.read"):
-                c.put(f"/v1/users/{user}/consents/{key}", json={"granted": True})
-            start = now + timedelta(hours=1 + i % 5)
-            signals = [
-                {
-                    "kind": "task",
-                    "external_id": f"t{j}",
-                    "payload": {
-                        "title": f"Task {j} of {user}",
-                        "due": (now + timedelta(days=j - 1)).date().isoformat(),
-                        "priority": 1 + j % 3,
-                    },
-                    "occurred_at": now.isoformat(),
-                }
-                for j in range(3)
-            ] + [
-                {
-                    "kind": "calendar_event",
-                    "external_id": "e1",
-                    "payload": {
-                        "title": f"Review with team {i}",
-                        "start": start.isoformat(),
-                        "end": (start + timedelta(minutes=45)).isoformat(),
-                    },
-                    "occurred_at": now.isoformat(),
-                }
-            ]
-            c.post(f"/v1/users/{user}/signals", json={"signals": signals}).raise_for_status()
-            added.append(user)
-    return added
-
-
-def sweep_now(product: ProductProcess) -> None:
-    """Compute the new users' outputs now (the scheduler would within 15 minutes)."""
-    env = {**os.environ, "NUDGE_DATA_DIR": str(product.data_dir), "NUDGE_EMBEDDED_LLM": "false"}
-    env.pop("DATABASE_URL", None)
-    env.pop("NATS_URL", None)
-    subprocess.run(
-        [sys.executable, "-m", "nudge.cli", "sweep"],
-        env=env,
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-        timeout=300,
+    setup = {"users_s": time.perf_counter() - started, "first_tips": first_tips(product, users)}
+    floor = asyncio.run(drive(product, [HEALTHZ], callers, min(seconds, FLOOR_S)))
+    load = asyncio.run(
+        drive(
+            product,
+            users,
+            callers,
+            seconds,
+            change_share=CHANGE_SHARE,
+            probe_every=PROBE_EVERY_S,
+        )
     )
+    setup["nice"] = thread_niceness(product.pid)
+    load["in_app"] = in_app_times(product, load["started"], load["ended"])
+    tips = written_tips(product, users, load["started"], load["ended"])
+    product.stop()
+    return report(ctx, NAME, (callers, seconds, users), setup, floor, load, tips)
 
 
 async def drive(
-    product: ProductProcess, users: list[str], callers: int, seconds: float, refresh_share: float
+    product: ProductProcess,
+    users: Sequence[str],
+    callers: int,
+    seconds: float,
+    refresh_share: float = 0.0,
+    change_share: float = 0.0,
+    probe_every: float | None = None,
 ) -> dict[str, Any]:
-    stop_at = time.monotonic() + seconds
-    latencies: dict[str, list[float]] = {"poll": [], "refresh": [], "healthz": []}
-    errors: Counter[str] = Counter()
-    rss: list[tuple[float, int]] = []
+    """``callers`` loops over ``users`` for ``seconds`` (``"healthz"`` as a user: that
+    endpoint). ``refresh_share`` of the polls ask ``?refresh=true``; ``change_share`` are
+    preceded by a change of the user's inputs; ``probe_every``: the /healthz prober."""
+    load = _Drive(product, users, refresh_share, change_share)
+    return await load.run(callers, seconds, probe_every)
 
-    async def sample() -> None:
+
+class _Drive:
+    def __init__(
+        self,
+        product: ProductProcess,
+        users: Sequence[str],
+        refresh_share: float,
+        change_share: float,
+    ) -> None:
+        self.product = product
+        self.users = list(users)
+        self.refresh_share = refresh_share
+        self.change_share = change_share
+        self.latencies: dict[str, list[float]] = {
+            k: [] for k in ("poll", "refresh", "change", HEALTHZ)
+        }
+        self.errors: Counter[str] = Counter()
+        self.rss: list[tuple[float, int]] = []
+        self.changes: list[Change] = []
+        self.answers: dict[str, list[tuple[float, str, bool]]] = defaultdict(list)
+        self.answered = Counter[str]()
+        self.stop_at = 0.0
+        self.sequence = 0
+
+    async def run(self, callers: int, seconds: float, probe_every: float | None) -> dict[str, Any]:
+        started = time.time()
+        self.stop_at = time.monotonic() + seconds
+        async with client(self.product, callers) as c, client(self.product, 1) as own:
+            work = [self._sample(), *(self._caller(k, c) for k in range(callers))]
+            if probe_every is not None:
+                work.append(self._probe(own, probe_every))
+            await asyncio.gather(*work)
+        return {
+            "latencies": self.latencies,
+            "errors": self.errors,
+            "rss": self.rss,
+            "changes": self.changes,
+            "answers": dict(self.answers),
+            "answered": dict(self.answered),
+            "started": started,
+            "ended": time.time(),
+            "seconds": seconds,
+        }
+
+    async def _sample(self) -> None:
         started = time.monotonic()
-        while time.monotonic() < stop_at:
-            rss.append((time.monotonic() - started, read_status(product.pid)["VmRSS"]))
+        while time.monotonic() < self.stop_at:
+            self.rss.append((time.monotonic() - started, read_status(self.product.pid)["VmRSS"]))
             await asyncio.sleep(1.0)
 
-    async def caller(k: int, client: httpx.AsyncClient) -> None:
+    async def _probe(self, c: httpx.AsyncClient, every: float) -> None:
+        while time.monotonic() < self.stop_at:
+            await self._get(c, HEALTHZ, "/healthz")
+            await asyncio.sleep(every)
+
+    async def _caller(self, k: int, c: httpx.AsyncClient) -> None:
         rng = random.Random(k)
-        while time.monotonic() < stop_at:
-            user = rng.choice(users)
-            if user == "healthz":
-                kind, url, params = "healthz", "/healthz", {}
-            elif rng.random() < refresh_share:
-                kind, url, params = "refresh", f"/v1/users/{user}/tip", {"refresh": "true"}
-            else:
-                kind, url, params = "poll", f"/v1/users/{user}/tip", {}
-            started = time.perf_counter()
-            try:
-                r = await client.get(url, params=params)
-                if r.status_code != 200:
-                    errors[f"HTTP {r.status_code}"] += 1
-                    continue
-            except httpx.HTTPError as exc:
-                errors[type(exc).__name__] += 1
+        while time.monotonic() < self.stop_at:
+            user = rng.choice(self.users)
+            if user == HEALTHZ:
+                await self._get(c, HEALTHZ, "/healthz")
                 continue
-            latencies[kind].append(time.perf_counter() - started)
+            if rng.random() < self.change_share:
+                await self._change(c, user)
+            refresh = rng.random() < self.refresh_share
+            kind = "refresh" if refresh else "poll"
+            params = {"refresh": "true"} if refresh else {}
+            body = await self._get(c, kind, f"/v1/users/{user}/tip", params)
+            if body is not None and not refresh:
+                self.answers[user].append((time.time(), body["tip_id"], body["stale"]))
+                self.answered["all"] += 1
+                self.answered["stale"] += bool(body["stale"])
+                self.answered["fallback"] += bool(body["fallback"])
 
-    limits = httpx.Limits(max_connections=callers, max_keepalive_connections=callers)
-    async with httpx.AsyncClient(
-        base_url=product.base_url,
-        headers=product.headers,
-        timeout=120,
-        limits=limits,
-        trust_env=False,
-    ) as client:
-        await asyncio.gather(sample(), *(caller(k, client) for k in range(callers)))
-    return {"latencies": latencies, "errors": errors, "rss": rss}
+    async def _get(
+        self, c: httpx.AsyncClient, kind: str, url: str, params: dict[str, str] | None = None
+    ) -> dict[str, Any] | None:
+        started = time.perf_counter()
+        try:
+            r = await c.get(url, params=params)
+        except httpx.HTTPError as exc:
+            self.errors[f"{kind}: {type(exc).__name__}"] += 1
+            return None
+        elapsed = time.perf_counter() - started
+        if r.status_code != 200:
+            self.errors[f"{kind}: HTTP {r.status_code}"] += 1
+            return None
+        self.latencies[kind].append(elapsed)
+        return {} if kind == HEALTHZ else dict(r.json())
+
+    async def _change(self, c: httpx.AsyncClient, user: str) -> None:
+        self.sequence += 1
+        body = change_body(self.sequence)
+        sent, started = time.time(), time.perf_counter()
+        try:
+            r = await c.post(f"/v1/users/{user}/signals", json=body)
+        except httpx.HTTPError as exc:
+            self.errors[f"change: {type(exc).__name__}"] += 1
+            return
+        elapsed = time.perf_counter() - started
+        if r.status_code != 200:
+            self.errors[f"change: HTTP {r.status_code}"] += 1
+            return
+        self.latencies["change"].append(elapsed)
+        self.changes.append(Change(user, sent, time.time()))
 
 
-def _report(
-    ctx: BenchContext,
-    callers: int,
-    seconds: int,
-    users: list[str],
-    floor: dict[str, Any],
-    load: dict[str, Any],
-) -> dict[str, Any]:
-    rows = []
-    stats: dict[str, Any] = {}
-    for label, run_ in (("healthz (floor)", floor), ("tip", load)):
-        for kind, values in run_["latencies"].items():
-            if not values:
-                continue
-            s = summarize(values)
-            stats[f"{label}:{kind}"] = s.as_dict()
-            rows.append([label, kind, s.n, fmt_ms(s.p50), fmt_ms(s.p95), fmt_ms(s.p99)])
-    ctx.say(
-        f"{callers} concurrent callers for {seconds} s over {len(users)} users "
-        "(9 polls in 10, 1 refresh in 10), one `nudge run` process with the embedded LLM"
-    )
-    ctx.say(render_table(["load", "request", "n", "p50", "p95", "p99"], rows))
-    errors = sum(load["errors"].values()) + sum(floor["errors"].values())
-    rss = load["rss"]
-    first = [v for t, v in rss if t < 10]
-    last = [v for t, v in rss if t >= rss[-1][0] - 10]
-    growth = (sum(last) / len(last)) / (sum(first) / len(first)) if first and last else 1.0
-    total = sum(len(v) for v in load["latencies"].values())
-    ctx.say(
-        f"requests {total} ({total / seconds:.0f}/s), errors {errors} "
-        f"{dict(load['errors']) or ''}; RSS first 10 s {fmt_bytes(1024 * sum(first) / len(first))}"
-        f", last 10 s {fmt_bytes(1024 * sum(last) / len(last))} ({growth:.3f}x)"
-    )
-    ctx.check(NAME, "errors under load", errors, 0, "at_most")
-    ctx.check(NAME, "RSS last/first 10 s", growth, MAX_GROWTH, "at_most")
-    return {
-        "callers": callers,
-        "seconds": seconds,
-        "users": len(users),
-        "requests": total,
-        "errors": dict(load["errors"]),
-        "floor_errors": dict(floor["errors"]),
-        "latency_s": stats,
-        "rss_kib": rss,
-        "rss_growth": growth,
-    }
+def thread_niceness(pid: int) -> dict[int, int]:
+    """How many of the process's threads run at each nice value."""
+    found: Counter[int] = Counter()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        found[int(fields[16])] += 1  # field 19 of stat, counting from the state
+    return dict(sorted(found.items()))
+
+
+def in_app_times(product: ProductProcess, since: float, until: float) -> dict[str, list[float]]:
+    """Seconds the app spent on each request between ``since`` and ``until``, by route, from
+    its access log (the middleware's span: not the time a request waited to be read)."""
+    found: dict[str, list[float]] = defaultdict(list)
+    for _, line in list(product.lines):
+        if '"duration_ms"' not in line:
+            continue
+        try:
+            entry = json.loads(line)
+            at = datetime.fromisoformat(entry["ts"]).timestamp()
+            route, seconds = f"{entry['method']} {entry['route']}", entry["duration_ms"] / 1000
+        except (ValueError, KeyError, TypeError):
+            continue
+        if since <= at <= until:
+            found[route].append(seconds)
+    return dict(found)

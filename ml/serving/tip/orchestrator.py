@@ -259,12 +259,13 @@ class Orchestrator:
                 return await anyio.to_thread.run_sync(self._newer_tip, plan)
 
     def _newer_tip(self, plan: Plan) -> TipHead | None:
-        """A tip for the plan's inputs stored since the plan was made (not a pending one)."""
-        last = self._tips.latest(plan.profile.user_id)
-        if last is None or last.fingerprint != plan.fingerprint or last.fallback_reason == PENDING:
-            return None
+        """A tip for the plan's inputs made since the tip the plan saw (not a pending
+        fallback, which may have been stored after it)."""
         before = plan.last_tip
-        return last if before is None or last.tip_id != before.tip_id else None
+        after = None if before is None else before.created_at
+        return self._tips.written_for(
+            plan.profile.user_id, plan.fingerprint, after=after, pending=PENDING
+        )
 
     async def _save_pending(self, plan: Plan, started: float) -> StoredTip:
         """Store the fallback for a caller who cannot wait longer (the user's lock held)."""

@@ -163,6 +163,22 @@ class TipStore:
         with Reader(self.engine) as reader:
             return read_last_tip(reader, user_id)[0]
 
+    def written_for(
+        self, user_id: str, fingerprint: str, *, after: datetime | None, pending: str
+    ) -> TipHead | None:
+        """The user's latest tip for these inputs made after ``after``, leaving out
+        fallbacks whose reason is ``pending`` (they only hold the place of a tip)."""
+        query = select(*_HEAD_COLUMNS).where(
+            tips.c.user_id == user_id,
+            tips.c.fingerprint == fingerprint,
+            tips.c.fallback_reason.is_(None) | (tips.c.fallback_reason != pending),
+        )
+        if after is not None:
+            query = query.where(tips.c.created_at > after)
+        with self.engine.connect() as conn:
+            row = conn.execute(query.order_by(tips.c.created_at.desc()).limit(1)).first()
+        return None if row is None else TipHead(**_row_fields(row))
+
     def served_since(self, user_ids: Sequence[str], since: datetime) -> list[str]:
         """Those of ``user_ids`` who were served a tip at or after ``since``."""
         if not user_ids:

@@ -92,6 +92,7 @@ async def rerun(
         alias=alias,
         config=replace(config, temperature=0.0, retries=0),
         item_refs=rebuilt.item_refs,
+        snippets=list(rebuilt.snippets.values()),
     )
     started = time.perf_counter()
     written = await write_tip(

@@ -65,6 +65,7 @@ class TipWriter:
             alias=plan.arm.alias,
             config=self._config,
             item_refs=[i.ref for o in plan.chosen for i in o.items],
+            snippets=[o.snippet for o in plan.chosen],
         )
         snippets = {o.agent_id: o.snippet for o in plan.chosen}
         because = {o.agent_id: o.because for o in plan.chosen}

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from ml.serving.tip.answer import TIP_SENTENCE
 from ml.serving.tip.prompt import PromptTemplate
 from tests.conftest import FixedClock, MakeSettings
 from tests.integration.serving.tip_env import Env, open_env
@@ -45,8 +44,14 @@ def test_the_model_is_shown_worked_examples_and_asked_for_one_sentence(shipped: 
     assert '"Send the Q3 invoice"' in request.messages[-1].content  # alice's own snippet
     schema = request.json_schema or {}
     assert set(schema["properties"]) == {"tip"}
-    assert schema["properties"]["tip"]["pattern"] == TIP_SENTENCE
-    assert request.n == 1 and re.fullmatch(TIP_SENTENCE, body["text"])
+    # One sentence that names one of the snippets' facts as written (ADR 0023).
+    pattern = schema["properties"]["tip"]["pattern"]
+    assert "|[Ss]end the Q3 invoice|" in pattern and "|10:00|" in pattern
+    assert request.n == 1 and re.fullmatch(pattern, body["text"])
+    assert re.fullmatch(pattern, "Remember to send the Q3 invoice before lunch.")
+    assert re.fullmatch(pattern, "10:00 is when the design review starts.")
+    assert not re.fullmatch(pattern, "Take some time for yourself today.")  # names no fact
+    assert not re.fullmatch(pattern, "Send the Q3 invoice. Then book a train.")  # two sentences
 
     prov = provenance(shipped, body["tip_id"])
     # Cited by the fact its words name; the reason is the agent's own.

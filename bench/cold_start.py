@@ -34,6 +34,7 @@ NAME = "cold_start"
 TARGET = 2.0
 LLM_FAILED = frozenset({"llm_timeout", "llm_unreachable", "llm_error"})
 USER = "alice"
+WAIT_S = 30.0  # the most ?wait= allows
 # Printed by `nudge run` (or its libraries) as it goes; used for the phase breakdown.
 MILESTONES = (
     ("demo users seeded", "demo users:"),
@@ -53,21 +54,24 @@ def run(ctx: BenchContext) -> dict[str, Any]:
     with httpx.Client(
         base_url=product.base_url, timeout=120, trust_env=False, headers=product.headers
     ) as client:
-        first = product.tip(client, USER, refresh=False)
+        # A poll waits at most ?wait= (3 s by default) for a tip being written; these ask
+        # for the model's tip, as a gateway that can wait does.
+        first = product.tip(client, USER, refresh=False, wait=WAIT_S)
         # Nothing changed: the stored tip is served again, no LLM call (what a polling
         # gateway mostly gets).
         reused = [product.tip(client, USER, refresh=False) for _ in range(warm_n)]
         # Warm tips like the first one: something the tip depends on changed, so the
         # prompt is new to the model from its Preferences line on.
         _change_prompt(client, 0)
-        product.tip(client, USER, refresh=False)  # warm-up, excluded
+        # refresh=true: the last tip is not served stale meanwhile (stale-while-revalidate).
+        product.tip(client, USER, refresh=True, wait=WAIT_S)  # warm-up, excluded
         warm = []
         for k in range(1, warm_n + 1):
             _change_prompt(client, k)
-            warm.append(product.tip(client, USER, refresh=False))
+            warm.append(product.tip(client, USER, refresh=True, wait=WAIT_S))
         # Diagnostic: regenerate the same prompt again and again; llama.cpp reuses the
         # whole of it from the slot's KV cache, so only decoding is left.
-        same = [product.tip(client, USER, refresh=True) for _ in range(warm_n)]
+        same = [product.tip(client, USER, refresh=True, wait=WAIT_S) for _ in range(warm_n)]
         first_split = _split(client, first)
         warm_splits = [_split(client, t) for t in warm]
         same_splits = [_split(client, t) for t in same]

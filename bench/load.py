@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import time
 from collections import Counter, defaultdict
@@ -75,7 +76,7 @@ def run(ctx: BenchContext) -> dict[str, Any]:
             probe_every=PROBE_EVERY_S,
         )
     )
-    setup["nice"] = thread_niceness(product.pid)
+    setup["threads_by_nice"] = {n: t for n, (t, _) in thread_cpu(product.pid).items()}
     load["in_app"] = in_app_times(product, load["started"], load["ended"])
     tips = written_tips(product, users, load["started"], load["ended"])
     product.stop()
@@ -122,14 +123,18 @@ class _Drive:
         self.sequence = 0
 
     async def run(self, callers: int, seconds: float, probe_every: float | None) -> dict[str, Any]:
-        started = time.time()
+        started, mine = time.time(), os.times()
+        product_cpu = thread_cpu(self.product.pid)
         self.stop_at = time.monotonic() + seconds
         async with client(self.product, callers) as c, client(self.product, 1) as own:
             work = [self._sample(), *(self._caller(k, c) for k in range(callers))]
             if probe_every is not None:
                 work.append(self._probe(own, probe_every))
             await asyncio.gather(*work)
+        client_cpu = sum(os.times()[:2]) - sum(mine[:2])
         return {
+            "product_cpu_s": cpu_used(product_cpu, thread_cpu(self.product.pid)),
+            "client_cpu_s": client_cpu,
             "latencies": self.latencies,
             "errors": self.errors,
             "rss": self.rss,
@@ -204,16 +209,27 @@ class _Drive:
         self.changes.append(Change(user, sent, time.time()))
 
 
-def thread_niceness(pid: int) -> dict[int, int]:
-    """How many of the process's threads run at each nice value."""
-    found: Counter[int] = Counter()
+def thread_cpu(pid: int) -> dict[int, tuple[int, float]]:
+    """Per nice value of the process's threads: how many, and their CPU seconds so far."""
+    found: dict[int, tuple[int, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
             fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        found[int(fields[16])] += 1  # field 19 of stat, counting from the state
+        # Fields 14, 15 and 19 of stat (utime, stime, nice), counting from the state (3).
+        nice, cpu = int(fields[16]), (int(fields[11]) + int(fields[12])) / tick
+        threads, total = found.get(nice, (0, 0.0))
+        found[nice] = (threads + 1, total + cpu)
     return dict(sorted(found.items()))
+
+
+def cpu_used(
+    before: dict[int, tuple[int, float]], after: dict[int, tuple[int, float]]
+) -> dict[int, float]:
+    """CPU seconds used between two ``thread_cpu`` readings, per nice value."""
+    return {n: after[n][1] - before.get(n, (0, 0.0))[1] for n in after}
 
 
 def in_app_times(product: ProductProcess, since: float, until: float) -> dict[str, list[float]]:

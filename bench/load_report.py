@@ -83,21 +83,17 @@ def report(
         f"{callers} concurrent callers for {seconds} s over {len(users)} users, "
         f"{len(load['changes'])} polls preceded by a change of the user's inputs (about one "
         "in ten), one `nudge run` process with the embedded LLM; "
-        f"setup {setup['users_s']:.0f} s; first tips written before the timed run: "
-        f"{len(users)} in {first['seconds']:.0f} s ({first['fallbacks']} fallbacks)"
+        f"setup {setup['users_s']:.0f} s; first tips written before the timed run, once the "
+        f"product was idle ({first['idle_after_s']:.0f} s): {len(users)} in "
+        f"{first['seconds']:.0f} s ({first['fallbacks']} fallbacks)"
     )
     latency = _latency(ctx, floor, load)
     in_app = _in_app(ctx, load.get("in_app", {}))
     errors = _errors(ctx, floor, load, seconds)
-    answered = load["answered"]
-    stale_share = answered.get("stale", 0) / max(1, answered.get("all", 0))
-    ctx.say(
-        f"answers: {answered.get('stale', 0)}/{answered.get('all', 0)} stale "
-        f"({stale_share:.1%}), {answered.get('fallback', 0)} fallbacks"
-    )
+    stale_share = _stale(ctx, load["answered"])
     fresh = _freshness(ctx, load, tips)
     written = _written(ctx, tips, seconds)
-    ctx.say(f"threads of the product by nice value: {setup['nice']}")
+    _cpu(ctx, setup, load)
     growth = _rss(ctx, load["rss"])
     asked = sum(n for origin, n in written["by_origin"].items() if origin not in MODEL_NOT_ASKED)
     ctx.check(
@@ -121,9 +117,11 @@ def report(
         **latency,
         "in_app_s": in_app,
         "stale_share": stale_share,
-        "answered": answered,
+        "answered": load["answered"],
         "freshness": fresh,
         "written": written,
+        "product_cpu_s": load["product_cpu_s"],
+        "client_cpu_s": load["client_cpu_s"],
         "rss_kib": load["rss"],
         "rss_growth": growth,
     }
@@ -182,6 +180,15 @@ def _errors(ctx: BenchContext, floor: dict[str, Any], load: dict[str, Any], seco
     return errors
 
 
+def _stale(ctx: BenchContext, answered: Mapping[str, int]) -> float:
+    share = answered.get("stale", 0) / max(1, answered.get("all", 0))
+    ctx.say(
+        f"answers to polls: {answered.get('stale', 0)}/{answered.get('all', 0)} stale "
+        f"({share:.1%}), {answered.get('fallback', 0)} fallbacks"
+    )
+    return share
+
+
 def _freshness(
     ctx: BenchContext, load: dict[str, Any], tips: Mapping[str, Sequence[WrittenTip]]
 ) -> dict[str, Any]:
@@ -216,6 +223,19 @@ def _written(
         f"for {sum(bool(v) for v in tips.values())} users; by origin {dict(reasons)}"
     )
     return {"tips": len(made), "per_s": len(made) / seconds, "by_origin": dict(reasons)}
+
+
+def _cpu(ctx: BenchContext, setup: dict[str, Any], load: dict[str, Any]) -> None:
+    seconds = load["seconds"]
+    product = load["product_cpu_s"]
+    groups = ", ".join(
+        f"{setup['threads_by_nice'].get(n, '?')} threads at nice {n}: {s / seconds:.2f}"
+        for n, s in product.items()
+    )
+    ctx.say(
+        f"CPU over the run, in cores: product {sum(product.values()) / seconds:.2f} ({groups}); "
+        f"bench client {load['client_cpu_s'] / seconds:.2f}"
+    )
 
 
 def _rss(ctx: BenchContext, rss: Sequence[tuple[float, int]]) -> float:

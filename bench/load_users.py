@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +29,8 @@ CHANGED_TASK = "bench-change"
 CHANGED_AGENT = "tasks"  # the agent that reads the changed signal
 SETUP_CALLS = 16  # requests in flight while adding users
 FIRST_TIP_CALLS = 4  # first tips asked at once (the model writes 2 at a time)
+IDLE_CORES = 0.2  # below this the product has finished re-running the new users' agents
+IDLE_WAIT_S = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +148,30 @@ def sweep_now(product: ProductProcess) -> None:
 
 
 def first_tips(product: ProductProcess, users: Sequence[str]) -> dict[str, Any]:
-    """Ask every user's first tip, waiting up to 30 s for the model's (not timed)."""
-    return asyncio.run(_first_tips(product, users))
+    """Once the product is idle, ask every user's first tip, waiting up to 30 s for the
+    model's (not timed): the signals just posted re-run agents first, and tips asked
+    meanwhile would time out and open the circuit."""
+    idle_after = wait_idle(product.pid)
+    return {"idle_after_s": idle_after, **asyncio.run(_first_tips(product, users))}
+
+
+def wait_idle(pid: int) -> float:
+    """Seconds until the process used less than ``IDLE_CORES`` over one second."""
+    started = time.monotonic()
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu_s() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    last = cpu_s()
+    while time.monotonic() - started < IDLE_WAIT_S:
+        time.sleep(1.0)
+        now = cpu_s()
+        if now - last < IDLE_CORES:
+            break
+        last = now
+    return time.monotonic() - started
 
 
 async def _first_tips(product: ProductProcess, users: Sequence[str]) -> dict[str, Any]:

@@ -111,8 +111,13 @@ class ProductProcess:
     def tail(self, n: int = 30) -> str:
         return "\n".join(line for _, line in self.lines[-n:])
 
-    def tip(self, client: httpx.Client, user: str, *, refresh: bool) -> Timed:
+    def tip(
+        self, client: httpx.Client, user: str, *, refresh: bool, wait: float | None = None
+    ) -> Timed:
+        """``wait``: how long the endpoint may wait for a tip being written (``?wait=``)."""
         params = {"refresh": "true"} if refresh else {}
+        if wait is not None:
+            params["wait"] = str(wait)
         started = time.perf_counter()
         response = client.get(f"/v1/users/{user}/tip", params=params)
         elapsed = time.perf_counter() - started

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 import httpx
+from sqlalchemy import Engine, delete
 
 from bench.appserver import UvicornThread
 from bench.context import BenchContext
@@ -39,11 +40,20 @@ from bench.stats import (
     summarize,
     verdict,
 )
+from nudge_infra.storage.tables import tips
 
 NAME = "tip_vs_bare_llm"
 TARGET_P50 = 1.05
 # Fallback reasons that mean the model gave no answer; "invalid_answer" still had one.
 LLM_FAILED = frozenset({"llm_timeout", "llm_unreachable", "llm_error"})
+
+
+def forget_tips(engine: Engine) -> None:
+    """Delete the user's earlier tips (untimed): the same prompt at temperature 0 gets the
+    same answer, which the near-repeat check would refuse as a repeat of the last tip and
+    ask again; a user's inputs that changed would not."""
+    with engine.begin() as conn:
+        conn.execute(delete(tips).where(tips.c.user_id == USER))
 
 
 def run(ctx: BenchContext) -> dict[str, Any]:
@@ -61,7 +71,9 @@ async def _run(ctx: BenchContext) -> dict[str, Any]:
         ) as http:
 
             async def endpoint() -> str:
-                response = await http.get(f"/v1/users/{USER}/tip", params={"refresh": "true"})
+                # wait: the model's tip, not the fallback a poll gets after 3 s.
+                params = {"refresh": "true", "wait": "30"}
+                response = await http.get(f"/v1/users/{USER}/tip", params=params)
                 response.raise_for_status()
                 return str(response.json()["tip_id"])
 
@@ -78,9 +90,11 @@ async def _run(ctx: BenchContext) -> dict[str, Any]:
                 for side in order:
                     call_kwargs = copy.deepcopy(kwargs)  # outside the timed span
                     if side == "endpoint":
+                        forget_tips(demo.nudge.engine)
                         started = time.perf_counter()
                         pair["tip_id"] = await endpoint()
                         pair["endpoint_s"] = time.perf_counter() - started
+                        pair["tip"] = demo.nudge.tips.get(pair["tip_id"])  # before it is forgotten
                     else:
                         started = time.perf_counter()
                         try:
@@ -108,7 +122,7 @@ def _report(
     ctx: BenchContext, nudge: Any, kwargs: dict[str, Any], pairs: list[dict[str, Any]]
 ) -> dict[str, Any]:
     for pair in pairs:
-        tip = nudge.tips.get(pair["tip_id"])
+        tip = pair.pop("tip")
         pair["tip_tokens"] = int(tip.provenance["tokens"]["completion"])
         pair["split"] = tip.provenance["latency_ms"]
         pair["fallback_reason"] = tip.fallback_reason

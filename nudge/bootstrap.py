@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -12,6 +13,7 @@ from functools import partial
 import anyio
 from fastapi import FastAPI
 from google.protobuf.message import Message
+from sqlalchemy.exc import SQLAlchemyError
 
 from ml.precompute.jobs import EventConsumer
 from ml.precompute.sweep import Sweeper
@@ -43,6 +45,7 @@ from nudge_profile.signals import SignalStore
 from nudge_profile.store import ProfileStore
 
 TIPS_AHEAD_CONSUMER = "tips-ahead"
+log = logging.getLogger(__name__)
 
 
 def bootstrap(
@@ -121,6 +124,21 @@ def _tips_ahead(nudge: Nudge) -> TipsAhead:
     return ahead
 
 
+async def _flush_served(tips: TipStore, every_s: float = 1.0) -> None:
+    """Write the serves counted by polls once a second (a poll writes nothing itself);
+    ``Nudge.stop`` writes the last ones."""
+    failing = False
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await anyio.to_thread.run_sync(tips.flush_served)
+            failing = False
+        except SQLAlchemyError as e:  # kept for the next flush
+            if not failing:
+                log.warning("could not write the serve counts (%s); retrying", type(e).__name__)
+            failing = True
+
+
 @contextmanager
 def _consume_outputs(nudge: Nudge) -> Iterator[None]:
     """With NATS, the API processes share one durable consumer of AgentOutputWritten: each
@@ -162,10 +180,12 @@ def build_app(
             )
             await nudge.orchestrator.warm_up()
         nudge.tips_ahead.attach(asyncio.get_running_loop())
+        flusher = asyncio.create_task(_flush_served(nudge.tips))
         try:
             with _consume_outputs(nudge):
                 yield
         finally:
+            flusher.cancel()
             nudge.tips_ahead.attach(None)
             if start:
                 await anyio.to_thread.run_sync(nudge.stop)

@@ -38,7 +38,11 @@ log = logging.getLogger(__name__)
 def build_embedded_llm(settings: Settings) -> EmbeddedLLM | None:
     if not settings.embedded_llm:
         return None
-    return EmbeddedLLM(port=settings.embedded_llm_port, threads=settings.embedded_llm_threads)
+    return EmbeddedLLM(
+        port=settings.embedded_llm_port,
+        threads=settings.embedded_llm_threads,
+        nice=settings.embedded_llm_nice,
+    )
 
 
 def build_llm_client(settings: Settings, embedded: EmbeddedLLM | None) -> LLMClient:

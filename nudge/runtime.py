@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from ml.precompute.refresh import LocalRefresh
 from ml.precompute.scheduler import PrecomputeScheduler
@@ -153,6 +154,10 @@ class Nudge:
         if "llm" in self._started and self.embedded_llm is not None:
             self.embedded_llm.stop()
         self._started.clear()
+        try:
+            self.tips.flush_served()
+        except SQLAlchemyError as e:
+            log.warning("serve counts of the last second not written (%s)", type(e).__name__)
         self.engine.dispose()
 
     async def readiness(self) -> dict[str, Any]:

@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     embedded_llm: bool = True
     embedded_llm_port: int = Field(default=8088, ge=1, le=65535)
     embedded_llm_threads: int = Field(default=2, ge=1, le=64)
-    llm_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    embedded_llm_nice: int = Field(default=0, ge=0, le=19)
+    llm_timeout_s: float = Field(default=30.0, gt=0, le=300)
     llm_retries: int = Field(default=1, ge=0, le=5)
     llm_max_tokens: int = Field(default=280, ge=16, le=2048)
     llm_temperature: float = Field(default=0.2, ge=0, le=2)

@@ -105,18 +105,26 @@ def create_app(
             services.registry,
         )
     )
-    app.include_router(privacy_routes.make_router(services.engine, services.clock, caller))
-    app.include_router(
+    for router in _data_routers(services, caller):
+        app.include_router(router)
+    return app
+
+
+def _data_routers(services: Services, caller: Callable[..., Caller]) -> list[APIRouter]:
+    """Export and erasure, the registry, experiments: reads that count this process's
+    unwritten serves first."""
+    flush = services.tips.flush_served
+    return [
+        privacy_routes.make_router(services.engine, services.clock, caller, flush),
         agent_routes.make_router(
             services.registry,
             services.reload_registry,
             services.engine,
             caller,
             services.insights.population,
-        )
-    )
-    app.include_router(experiment_routes.make_router(services.experiments, services.engine, caller))
-    return app
+        ),
+        experiment_routes.make_router(services.experiments, services.engine, caller, flush),
+    ]
 
 
 def _profile_router(services: Services, caller: Callable[..., Caller]) -> APIRouter:

@@ -11,6 +11,7 @@ SIGTERM/SIGINT.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import importlib.util
@@ -39,7 +40,11 @@ _QUIET, _VERBOSE = 1, 3
 # tip prompt differs after the system text, which each slot's own KV cache already
 # reuses, so it bought no latency here while RSS grew from ~260 to ~570 MiB: off.
 _PROMPT_CACHE_MIB = 0
-_MAX_NICE = 19
+# llama.cpp's threads run this many nice steps lower (Linux). 19 halved /healthz's p99 under
+# 10 callers, but under 50 the model, its two threads waiting on each other whenever one
+# was preempted, wrote 2 tips in 60 s: 0 by default (docs/benchmarks.md).
+LLM_NICE = 0
+_MAX_NICE = 19  # the lowest priority Linux has
 
 
 class EmbeddedLLMError(RuntimeError):
@@ -69,7 +74,8 @@ class EmbeddedLLM:
     """Start and stop llama.cpp's server for one GGUF model on ``host:port``.
 
     ``port=0`` picks a free port at start; ``base_url`` is known only after that.
-    The defaults suit a 2-core CPU answering short JSON requests (see ``_params``).
+    The defaults suit a 2-core CPU answering short JSON requests (see ``_params``), next to
+    an API that must keep answering while the model decodes (``nice``, see ``LLM_NICE``).
     """
 
     def __init__(
@@ -83,10 +89,8 @@ class EmbeddedLLM:
         parallel: int = 4,
         embeddings: bool = True,
         verbose: bool = False,
-        nice: int = 0,
+        nice: int = LLM_NICE,
     ) -> None:
-        """``nice``: how much lower than the rest of the process llama.cpp's threads run
-        (Linux): the event loop sharing the cores keeps answering while the model decodes."""
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be 0..65535, got {port}")
         if threads < 1 or parallel < 1 or ctx_size < 256 * parallel:
@@ -212,17 +216,13 @@ def _native_threads() -> set[int]:
 
 
 def _lower_priority(threads: set[int], nice: int) -> None:
-    """Raise the nice value of ``threads`` (the server's, all started with it: threads they
+    """Raise the nice value of ``threads``: the server's, all started with it (threads they
     start later inherit the value)."""
-    lowered = 0
     for tid in threads:
-        try:
+        with contextlib.suppress(OSError):  # the thread ended meanwhile
             mine = os.getpriority(os.PRIO_PROCESS, tid)
             os.setpriority(os.PRIO_PROCESS, tid, min(_MAX_NICE, mine + nice))
-            lowered += 1
-        except OSError:  # the thread ended meanwhile
-            continue
-    log.info("embedded LLM: %d llama.cpp threads run %d nice steps lower", lowered, nice)
+    log.info("embedded LLM: %d llama.cpp threads run %d nice steps lower", len(threads), nice)
 
 
 def _wait_healthy(url: str, deadline: float) -> None:
@@ -254,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--no-embeddings", action="store_true")
     parser.add_argument(
-        "--nice", type=int, default=0, help="run llama.cpp's threads this much lower (0-19)"
+        "--nice", type=int, default=LLM_NICE, help="run llama.cpp's threads this much lower (0-19)"
     )
     parser.add_argument("--start-timeout", type=float, default=60.0)
     parser.add_argument("--verbose", action="store_true")

@@ -20,6 +20,7 @@ from ml.serving.tip.breaker import CircuitBreaker
 from ml.serving.tip.fallback import fallback_tip
 from ml.serving.tip.generations import Generations
 from ml.serving.tip.guarded_call import GuardedCall
+from ml.serving.tip.lease_wait import newer_tip, written_elsewhere
 from ml.serving.tip.llm_request import GenerationConfig, resolved_model
 from ml.serving.tip.plan import Plan, make_plan
 from ml.serving.tip.policy import Policy
@@ -110,6 +111,9 @@ class Orchestrator:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._wait_s = wait_s
         self._generations: Generations[_Made] = Generations(concurrent_generations)
+        # Plans are read in at most this many threads: more only fight the event loop for
+        # the GIL, and /healthz with them (the extra polls wait here, off the loop).
+        self._readers = anyio.CapacityLimiter(2)
 
     @property
     def alias(self) -> str:
@@ -156,7 +160,7 @@ class Orchestrator:
         lock = self._lock(user_id)
         async with lock:
             started = time.perf_counter()
-            plan = await anyio.to_thread.run_sync(self.plan, user_id, self._clock())
+            plan = await self._plan(user_id)
             last = plan.last_tip
             if not refresh and last is not None and self._reusable(last, plan):
                 return await self._serve_again(last, plan.now, stale=False)
@@ -183,7 +187,7 @@ class Orchestrator:
         True when a generation was started or is running."""
         async with self._lock(user_id):
             started = time.perf_counter()
-            plan = await anyio.to_thread.run_sync(self.plan, user_id, self._clock())
+            plan = await self._plan(user_id)
             last = plan.last_tip
             if active_within is not None and (
                 last is None or plan.now - last.last_served_at > active_within
@@ -193,6 +197,11 @@ class Orchestrator:
                 return False
             self._generations.start((user_id, plan.fingerprint), lambda: self._make(plan, started))
             return True
+
+    async def _plan(self, user_id: str) -> Plan:
+        return await anyio.to_thread.run_sync(
+            self.plan, user_id, self._clock(), limiter=self._readers
+        )
 
     def _lock(self, user_id: str) -> asyncio.Lock:
         return self._locks.setdefault(user_id, asyncio.Lock())
@@ -211,7 +220,7 @@ class Orchestrator:
         )
 
     async def _serve_again(self, last: TipHead, now: datetime, *, stale: bool) -> ServedTip:
-        count = await anyio.to_thread.run_sync(self._tips.mark_served_again, last.tip_id, now)
+        count = self._tips.mark_served_again(last, now)  # in memory: a poll writes nothing
         tip = replace(last, serve_count=count, last_served_at=now)
         return ServedTip(tip, cached=True, stale=stale)
 
@@ -228,13 +237,13 @@ class Orchestrator:
                 if await anyio.to_thread.run_sync(leases.acquire, *key):
                     try:
                         # Another process may have finished between our plan and our lease.
-                        theirs = await anyio.to_thread.run_sync(self._newer_tip, plan)
+                        theirs = await anyio.to_thread.run_sync(newer_tip, self._tips, plan)
                         if theirs is not None:
                             return _Made(theirs, None)
                         return await self._write_and_store(plan, started, assembly_ms)
                     finally:
                         await anyio.to_thread.run_sync(leases.release, *key)
-            theirs = await self._written_elsewhere(plan, leases)
+            theirs = await written_elsewhere(self._tips, leases, plan)
             if theirs is not None:
                 return _Made(theirs, None)
 
@@ -243,29 +252,6 @@ class Orchestrator:
         async with self._lock(plan.profile.user_id):
             tip = await self._store(plan, generation, started, assembly_ms)
         return _Made(tip, generation)
-
-    async def _written_elsewhere(self, plan: Plan, leases: TipLeases) -> TipHead | None:
-        """Wait while another process holds the lease: its tip once stored, or None when
-        the lease went without one (it failed or expired: try to take it)."""
-        pause = 0.05
-        while True:
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.5)
-            theirs = await anyio.to_thread.run_sync(self._newer_tip, plan)
-            if theirs is not None:
-                return theirs
-            key = (plan.profile.user_id, plan.fingerprint)
-            if not await anyio.to_thread.run_sync(leases.held_elsewhere, *key):
-                return await anyio.to_thread.run_sync(self._newer_tip, plan)
-
-    def _newer_tip(self, plan: Plan) -> TipHead | None:
-        """A tip for the plan's inputs made since the tip the plan saw (not a pending
-        fallback, which may have been stored after it)."""
-        before = plan.last_tip
-        after = None if before is None else before.created_at
-        return self._tips.written_for(
-            plan.profile.user_id, plan.fingerprint, after=after, pending=PENDING
-        )
 
     async def _save_pending(self, plan: Plan, started: float) -> StoredTip:
         """Store the fallback for a caller who cannot wait longer (the user's lock held)."""

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, select
 
 from ml.registry.registry import Registry
 from ml.serving.tip.reactions import Reaction, settle_ignored, write_reaction
+from ml.serving.tip.served_marks import ServedMarks
 from nudge_infra.errors import NotFound
 from nudge_infra.events import outbox as events
 from nudge_infra.storage.driver import Reader, Statement
@@ -108,6 +109,7 @@ class TipStore:
         """``answer_window``: a tip not answered within it counts as ignored."""
         self.engine = engine
         self.answer_window = answer_window
+        self._served = ServedMarks(engine)
 
     def save(self, tip: StoredTip, row: dict[str, Any]) -> None:
         """Store a new tip with its provenance, count it as served, settle the user's
@@ -134,18 +136,17 @@ class TipStore:
         with self.engine.begin() as conn:
             return settle_ignored(conn, None, now - self.answer_window, now)
 
-    def mark_served_again(self, tip_id: str, now: datetime) -> int:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(tips)
-                .where(tips.c.tip_id == tip_id)
-                .values(serve_count=tips.c.serve_count + 1, last_served_at=now)
-            )
-            return int(
-                conn.execute(select(tips.c.serve_count).where(tips.c.tip_id == tip_id)).scalar_one()
-            )
+    def mark_served_again(self, tip: TipHead, now: datetime) -> int:
+        """Count one more serve of a stored tip (written by ``flush_served``); its serve
+        count as far as this process knows."""
+        return tip.serve_count + self._served.add(tip.tip_id, now)
+
+    def flush_served(self) -> int:
+        """Write the serves counted since the last flush; the number of tips written."""
+        return self._served.flush()
 
     def get(self, tip_id: str) -> StoredTip:
+        self._served.flush()
         with self.engine.connect() as conn:
             row = conn.execute(select(*_TIP_COLUMNS).where(tips.c.tip_id == tip_id)).first()
         if row is None:
@@ -160,6 +161,7 @@ class TipStore:
         return str(owner)
 
     def latest(self, user_id: str) -> TipHead | None:
+        self._served.flush()
         with Reader(self.engine) as reader:
             return read_last_tip(reader, user_id)[0]
 
@@ -181,6 +183,7 @@ class TipStore:
 
     def served_since(self, user_ids: Sequence[str], since: datetime) -> list[str]:
         """Those of ``user_ids`` who were served a tip at or after ``since``."""
+        self._served.flush()
         if not user_ids:
             return []
         query = (
@@ -193,6 +196,7 @@ class TipStore:
 
     def recent(self, user_id: str, limit: int) -> list[TipHead]:
         """The user's latest tips, newest first."""
+        self._served.flush()
         with self.engine.connect() as conn:
             require_user(conn, user_id)
             rows = conn.execute(

@@ -11,10 +11,12 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import OperationalError
 
 from ml.serving.llm.port import LLMError
 from ml.serving.tip.prompt import AssembledPrompt
+from ml.serving.tip.tip_store import TipStore
 from nudge_infra.storage.tables import agent_outputs, tips
 from tests.integration.serving.tip_env import Env
 
@@ -147,7 +149,9 @@ def test_a_tip_with_a_time_nobody_gave_falls_back(env: Env) -> None:
     assert shown is not None, env.prompt_of()
     local = shown.group(1)
     env.answer(f"Send the Q3 invoice now, at {local}.", ["tasks"])
-    body = env.client.get("/v1/users/alice/tip", params={"refresh": "true"}).json()
+    # wait: the model's tip, not the fallback of a poll the busy machine made wait too long
+    params = {"refresh": "true", "wait": "30"}
+    body = env.client.get("/v1/users/alice/tip", params=params).json()
     assert body["fallback"] is False and body["text"].endswith(f"at {local}.")
     explained = env.client.get(f"/v1/tips/{body['tip_id']}/explain").json()
     assert explained["fallback_detail"] is None
@@ -293,3 +297,59 @@ def test_every_served_tip_has_a_provenance_record(env: Env) -> None:
     for provenance, agents in rows:
         assert [c["agent_id"] for c in provenance["cited"]] == agents
         assert set(agents) <= {e["agent_id"] for e in provenance["eligible"]}
+
+
+def _served_row(env: Env, tip_id: str) -> tuple[int, object]:
+    with env.nudge.engine.connect() as conn:
+        row = conn.execute(
+            select(tips.c.serve_count, tips.c.last_served_at).where(tips.c.tip_id == tip_id)
+        ).one()
+    return int(row[0]), row[1]
+
+
+def test_a_poll_serving_the_tip_again_writes_nothing_until_the_flush(env: Env) -> None:
+    env.answer("Send the Q3 invoice before the stand-up.", ["tasks"])
+    first = env.client.get("/v1/users/alice/tip").json()
+    stored_before = _served_row(env, first["tip_id"])
+    for _ in range(3):
+        env.clock.advance(minutes=1)
+        again = env.client.get("/v1/users/alice/tip").json()
+        assert again["tip_id"] == first["tip_id"] and again["cached"] is True
+    assert _served_row(env, first["tip_id"]) == stored_before, "a poll wrote its row"
+    explain = env.client.get(f"/v1/tips/{first['tip_id']}/explain").json()
+    assert explain["serve_count"] == 4, "this process reads its own serves"
+
+    # A second store on the same database (another API process) counts its own serves.
+    other = TipStore(env.nudge.engine)
+    head = other.latest("alice")
+    assert head is not None
+    other.mark_served_again(head, env.clock() + timedelta(minutes=5))
+
+    assert env.nudge.tips.flush_served() == 0, "the explanation wrote this process's serves"
+    assert other.flush_served() == 1
+    assert other.flush_served() == 0, "a flush writes each serve once"
+    count, last = _served_row(env, first["tip_id"])
+    assert count == 5
+    assert last == env.clock() + timedelta(minutes=5)
+    # An earlier serve counted later by a slower process never moves the time back.
+    other.mark_served_again(head, env.clock() - timedelta(hours=1))
+    other.flush_served()
+    assert _served_row(env, first["tip_id"]) == (6, last)
+
+
+def test_serves_counted_when_the_database_fails_are_written_by_the_next_flush(
+    env: Env,
+) -> None:
+    env.answer("Send the Q3 invoice before the stand-up.", ["tasks"])
+    first = env.client.get("/v1/users/alice/tip").json()
+    env.clock.advance(minutes=1)
+    env.client.get("/v1/users/alice/tip")
+    broken = TipStore(create_engine("sqlite:////nonexistent-folder/nudge.db"))
+    head = env.nudge.tips.latest("alice")
+    assert head is not None and head.serve_count == 2
+    broken.mark_served_again(head, env.clock())
+    with pytest.raises(OperationalError):
+        broken.flush_served()
+    broken._served._engine = env.nudge.engine  # the database is back
+    assert broken.flush_served() == 1
+    assert _served_row(env, first["tip_id"])[0] == 3

@@ -23,8 +23,12 @@ _REACTIONS = ("done", "snooze", "dismiss")
 
 
 def make_router(
-    experiments: Experiments, engine: Engine, caller: Callable[..., Caller]
+    experiments: Experiments,
+    engine: Engine,
+    caller: Callable[..., Caller],
+    flush_served: Callable[[], object] = lambda: None,
 ) -> APIRouter:
+    """``flush_served`` writes the serves this process counted in memory, before a report."""
     router = APIRouter(prefix="/v1", tags=["experiments"])
 
     @router.get("/experiments", response_model=list[ExperimentOut])
@@ -46,6 +50,7 @@ def make_router(
         """Per variant: tips written and served, reaction rates, fallback rate, latency."""
         require_service(who)
         declared = experiments.get(name)
+        flush_served()
         rows = variant_stats(engine, name)
         if declared is None and not rows:
             raise NotFound("experiment", name)

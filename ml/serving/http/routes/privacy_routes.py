@@ -16,12 +16,19 @@ from nudge_infra.clock import Clock
 from nudge_profile.privacy import delete_user, export_user
 
 
-def make_router(engine: Engine, clock: Clock, caller: Callable[..., Caller]) -> APIRouter:
+def make_router(
+    engine: Engine,
+    clock: Clock,
+    caller: Callable[..., Caller],
+    flush_served: Callable[[], object] = lambda: None,
+) -> APIRouter:
+    """``flush_served`` writes the serves this process counted in memory, before an export."""
     router = APIRouter(prefix="/v1/users", tags=["privacy"])
 
     @router.get("/{user_id}/export", response_model=UserExport)
     async def export(user_id: UserIdPath, who: Caller = Depends(caller)) -> Any:
         """Everything stored about the user, as one JSON document."""
+        await anyio.to_thread.run_sync(flush_served)
         return await anyio.to_thread.run_sync(export_user, engine, user_id, clock())
 
     @router.delete("/{user_id}", response_model=UserDeletedOut)

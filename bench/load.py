@@ -45,6 +45,7 @@ from bench.load_users import (
     sweep_now,
     written_tips,
 )
+from bench.machine import cpu_seconds, stat_fields
 from bench.product import ProductProcess, read_status
 
 NAME = "load"
@@ -212,16 +213,14 @@ class _Drive:
 def thread_cpu(pid: int) -> dict[int, tuple[int, float]]:
     """Per nice value of the process's threads: how many, and their CPU seconds so far."""
     found: dict[int, tuple[int, float]] = {}
-    tick = os.sysconf("SC_CLK_TCK")
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            fields = stat_fields(task / "stat")
+            nice = int(fields[16])  # field 19 of stat, counting from the state (3)
+        except (OSError, ValueError, IndexError):
             continue
-        # Fields 14, 15 and 19 of stat (utime, stime, nice), counting from the state (3).
-        nice, cpu = int(fields[16]), (int(fields[11]) + int(fields[12])) / tick
         threads, total = found.get(nice, (0, 0.0))
-        found[nice] = (threads + 1, total + cpu)
+        found[nice] = (threads + 1, total + cpu_seconds(fields))
     return dict(sorted(found.items()))
 
 

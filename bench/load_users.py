@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from bench.machine import cpu_seconds, stat_fields
 from bench.product import ProductProcess
 from nudge.settings import REPO_ROOT
 
@@ -158,11 +159,9 @@ def first_tips(product: ProductProcess, users: Sequence[str]) -> dict[str, Any]:
 def wait_idle(pid: int) -> float:
     """Seconds until the process used less than ``IDLE_CORES`` over one second."""
     started = time.monotonic()
-    tick = os.sysconf("SC_CLK_TCK")
 
     def cpu_s() -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick
+        return cpu_seconds(stat_fields(Path(f"/proc/{pid}/stat")))
 
     last = cpu_s()
     while time.monotonic() - started < IDLE_WAIT_S:

@@ -137,16 +137,24 @@ def _system_busy_s() -> float:
     return (sum(ticks) - idle - guest) / os.sysconf("SC_CLK_TCK")
 
 
+def stat_fields(path: Path) -> list[str]:
+    """The fields of a ``/proc`` stat file after the command's name (from field 3, state)."""
+    stat = path.read_text()
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def cpu_seconds(fields: list[str]) -> float:
+    """User and system CPU seconds (fields 14 and 15) of ``stat_fields``."""
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _own_busy_s() -> float:
     """CPU seconds of this process, its reaped children and its live descendants."""
     t = os.times()
     total = t.user + t.system + t.children_user + t.children_system
-    hz = os.sysconf("SC_CLK_TCK")
     for pid in _descendants(os.getpid()):
         with contextlib.suppress(OSError, ValueError, IndexError):
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            total += (int(fields[11]) + int(fields[12])) / hz
+            total += cpu_seconds(stat_fields(Path(f"/proc/{pid}/stat")))
     return total
 
 

@@ -31,7 +31,9 @@ class ServedMarks:
         self._engine = engine
         self._lock = threading.Lock()
         self._pending: dict[str, _Mark] = {}
-        self._flushing = threading.Lock()  # one flush at a time keeps the order of writes
+        # A flush that finds nothing pending may not return while another one is still
+        # writing: the caller is about to read the serves it took.
+        self._flushing = threading.Lock()
 
     def add(self, tip_id: str, now: datetime) -> int:
         """Count one more serve of ``tip_id`` at ``now``; the serves not written yet."""
@@ -42,11 +44,6 @@ class ServedMarks:
             mark.count += 1
             mark.last = max(mark.last, now)
             return mark.count
-
-    @property
-    def pending(self) -> int:
-        """Tips with serves not written yet."""
-        return len(self._pending)
 
     def flush(self) -> int:
         """Write every pending mark in one transaction; the number of tips written. On a

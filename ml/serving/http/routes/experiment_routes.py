@@ -26,7 +26,7 @@ def make_router(
     experiments: Experiments,
     engine: Engine,
     caller: Callable[..., Caller],
-    flush_served: Callable[[], object] = lambda: None,
+    flush_served: Callable[[], object],
 ) -> APIRouter:
     """``flush_served`` writes the serves this process counted in memory, before a report."""
     router = APIRouter(prefix="/v1", tags=["experiments"])

@@ -20,7 +20,7 @@ def make_router(
     engine: Engine,
     clock: Clock,
     caller: Callable[..., Caller],
-    flush_served: Callable[[], object] = lambda: None,
+    flush_served: Callable[[], object],
 ) -> APIRouter:
     """``flush_served`` writes the serves this process counted in memory, before an export."""
     router = APIRouter(prefix="/v1/users", tags=["privacy"])

@@ -22,6 +22,7 @@ stale. Afterwards the tips stored during the run are read back through the API.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -127,10 +128,16 @@ class _Drive:
         started, mine = time.time(), os.times()
         product_cpu = thread_cpu(self.product.pid)
         self.stop_at = time.monotonic() + seconds
-        async with client(self.product, callers) as c, client(self.product, 1) as own:
-            work = [self._sample(), *(self._caller(k, c) for k in range(callers))]
+        async with contextlib.AsyncExitStack() as stack:
+            # A client (one connection) per caller, as a gateway's workers would have: one
+            # httpx pool shared by 50 callers cost the client 2.5-3 ms of CPU a request and
+            # gave /healthz alone a p99 of 0.8-0.9 s, against 0.8-1 ms and 63-76 ms this way.
+            own = [
+                await stack.enter_async_context(client(self.product, 1)) for _ in range(callers + 1)
+            ]
+            work = [self._sample(), *(self._caller(k, own[k]) for k in range(callers))]
             if probe_every is not None:
-                work.append(self._probe(own, probe_every))
+                work.append(self._probe(own[-1], probe_every))
             await asyncio.gather(*work)
         client_cpu = sum(os.times()[:2]) - sum(mine[:2])
         return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -124,6 +125,14 @@ def _tips_ahead(nudge: Nudge) -> TipsAhead:
     return ahead
 
 
+def _freeze_heap() -> None:
+    """Put what start-up built (modules, the registry, clients, the model's prompt) out of
+    the collector's reach: under 50 callers each full collection walked all of it with the
+    event loop stopped, 170–370 ms, which was the /healthz p99 of the load benchmark."""
+    gc.collect()
+    gc.freeze()
+
+
 async def _flush_served(tips: TipStore, every_s: float = 1.0) -> None:
     """Write the serves counted by polls once a second (a poll writes nothing itself);
     ``Nudge.stop`` writes the last ones."""
@@ -179,6 +188,7 @@ def build_app(
                 lambda: nudge.start(sweep_now=sweep_now, scheduler=scheduler)
             )
             await nudge.orchestrator.warm_up()
+        _freeze_heap()
         nudge.tips_ahead.attach(asyncio.get_running_loop())
         flusher = asyncio.create_task(_flush_served(nudge.tips))
         try:

@@ -146,6 +146,7 @@ def build_orchestrator(
     repeats: RepeatGuards | None = None,
 ) -> Orchestrator:
     config = generation_config(settings)
+    local = tips.engine.dialect.name == "sqlite"
 
     def arm(user_id: str) -> Arm:
         return choose_arm(
@@ -166,8 +167,10 @@ def build_orchestrator(
         policy=build_policy(settings),
         wait_s=settings.tip_wait_s,
         concurrent_generations=settings.tip_generations,
-        leases=TipLeases(tips.engine, clock, ttl=lease_ttl(settings)),
+        # SQLite is the embedded mode's one process (ADR 0025): no other writes its tips.
+        leases=None if local else TipLeases(tips.engine, clock, ttl=lease_ttl(settings)),
         repeats=repeats,
+        read_inline=local,  # ADR 0027
         breaker=CircuitBreaker(
             BreakerConfig(
                 failures=settings.llm_breaker_failures,

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import nats
 from nats.aio.client import Client
@@ -97,6 +98,12 @@ async def ensure_streams(js: JetStreamContext, limits: StreamLimits) -> None:
             await js.update_stream(config)
 
 
+def _where(url: str) -> str:
+    """``host:port`` of a NATS URL: never the credentials it may carry."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 4222}"
+
+
 class LoopThread:
     """A nats-py connection driven from synchronous code: an event loop in its own thread.
 
@@ -115,6 +122,7 @@ class LoopThread:
         self._thread.start()
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._reported: set[str] = set()
 
     @property
     def connected(self) -> bool:
@@ -140,7 +148,9 @@ class LoopThread:
             raise
         except Exception as exc:
             future.cancel()
-            raise BusUnavailable(f"JetStream at {self.url}: {type(exc).__name__}: {exc}") from exc
+            raise BusUnavailable(
+                f"JetStream at {_where(self.url)}: {type(exc).__name__}: {exc}"
+            ) from exc
 
     async def client(self) -> Client:
         """The core NATS connection under ``jetstream()`` (for plain subscriptions)."""
@@ -162,16 +172,30 @@ class LoopThread:
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5,
+                    error_cb=self._on_error,
+                    reconnected_cb=self._on_reconnected,
                 ),
                 timeout=connect_timeout + 1,
             )
         except Exception as exc:
-            raise BusUnavailable(f"cannot connect to NATS at {self.url}: {exc}") from exc
+            raise BusUnavailable(f"cannot connect to NATS at {_where(self.url)}: {exc}") from exc
         js = nc.jetstream(timeout=self.timeout_s)
         await ensure_streams(js, self._limits)
         self._nc, self._js = nc, js
-        log.info("connected to NATS JetStream at %s", self.url)
+        log.info("connected to NATS JetStream at %s", _where(self.url))
         return js
+
+    async def _on_error(self, error: Exception) -> None:
+        # nats-py's default logs a traceback for every failed reconnection (two a second
+        # in an outage): one line per kind of error until connected again.
+        kind = type(error).__name__
+        if kind not in self._reported:
+            self._reported.add(kind)
+            log.warning("NATS at %s: %s; reconnecting", _where(self.url), kind)
+
+    async def _on_reconnected(self) -> None:
+        self._reported.clear()
+        log.info("reconnected to NATS at %s", _where(self.url))
 
     async def _close(self) -> None:
         if self._nc is not None and not self._nc.is_closed:
@@ -179,12 +203,6 @@ class LoopThread:
             # worker's pending fetch.
             await self._nc.close()
         self._nc = self._js = None
-        # Whatever nats-py still runs (reconnect loops, a worker's fetch) ends here, not
-        # as "Task was destroyed but it is pending" when the loop closes.
-        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
         # Whatever nats-py still runs (reconnect loops, a worker's fetch) ends here, not
         # as "Task was destroyed but it is pending" when the loop closes.
         pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
@@ -216,7 +234,9 @@ class JetStreamPublisher(LoopThread):
             try:
                 await self._publish(js, subject, data, msg_id)
             except Exception as exc:
-                return sent, BusUnavailable(f"JetStream at {self.url}: {type(exc).__name__}: {exc}")
+                return sent, BusUnavailable(
+                    f"JetStream at {_where(self.url)}: {type(exc).__name__}: {exc}"
+                )
         return len(messages), None
 
     async def _publish(self, js: JetStreamContext, subject: str, data: bytes, msg_id: str) -> None:

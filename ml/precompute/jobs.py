@@ -32,6 +32,7 @@ from nudge_infra.events.jetstream import (
     EVENTS_STREAM,
     JOBS_PREFIX,
     JOBS_STREAM,
+    BusUnavailable,
     LoopThread,
     StreamLimits,
 )
@@ -207,8 +208,27 @@ class EventConsumer(LoopThread):
         durable: str,
         handle: Callable[[Message], None],
         stop: threading.Event,
+        *,
+        retry_s: float = 1.0,
+        max_retry_s: float = 30.0,
     ) -> None:
-        self.run(self._consume(subject, durable, handle, stop), timeout=None)
+        """Handle each event on ``subject`` until ``stop`` is set. While JetStream cannot
+        be reached (at start, or lost beyond nats-py's reconnects) try again, the pause
+        doubling from ``retry_s`` to ``max_retry_s``: a consumer never dies of an outage."""
+        pause = retry_s
+        while not stop.is_set():
+            try:
+                self.run(self._consume(subject, durable, handle, stop), timeout=None)
+            except BusUnavailable as exc:
+                # The URL may carry credentials: name the error, not its text.
+                log.warning(
+                    "consumer %s cannot reach JetStream (%s); trying again in %g s",
+                    durable, type(exc.__cause__ or exc).__name__, pause,
+                )  # fmt: skip
+                stop.wait(pause)
+                pause = min(pause * 2, max_retry_s)
+            else:
+                return
 
     async def _consume(
         self, subject: str, durable: str, handle: Callable[[Message], None], stop: threading.Event

@@ -22,7 +22,9 @@ Port = Annotated[int | None, typer.Option(help="HTTP port (NUDGE_PORT)")]
 def _logging(settings: Settings) -> None:
     from nudge_infra.logs import configure_logging
 
-    configure_logging(settings.log_level, settings.log_format)
+    # Lines are written by a thread, so a slow log reader never stalls the event loop;
+    # beyond this many waiting, lines are dropped and counted.
+    configure_logging(settings.log_level, settings.log_format, background=10_000)
 
 
 def run(

@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import Engine
 
 from ml.registry.registry import Registry
-from ml.serving.http.auth import Authenticator, Caller, caller_dependency
+from ml.serving.http.auth import Authenticator, CallerDependency, caller_dependency
 from ml.serving.http.error_responses import BodyLimit, ErrorResponse, install_error_handlers
 from ml.serving.http.observability import Metrics, RequestContext
 from ml.serving.http.ratelimit import TipRateLimit
@@ -110,7 +110,7 @@ def create_app(
     return app
 
 
-def _data_routers(services: Services, caller: Callable[..., Caller]) -> list[APIRouter]:
+def _data_routers(services: Services, caller: CallerDependency) -> list[APIRouter]:
     """Export and erasure, the registry, experiments: reads that count this process's
     unwritten serves first."""
     flush = services.tips.flush_served
@@ -127,7 +127,7 @@ def _data_routers(services: Services, caller: Callable[..., Caller]) -> list[API
     ]
 
 
-def _profile_router(services: Services, caller: Callable[..., Caller]) -> APIRouter:
+def _profile_router(services: Services, caller: CallerDependency) -> APIRouter:
     def learned(user_id: str) -> dict[str, dict[str, Any]]:
         user, population = services.insights.learned(user_id)
         return learned_view(user, population, services.registry(), services.policy_config)

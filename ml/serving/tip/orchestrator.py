@@ -10,6 +10,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 import anyio
 
@@ -20,7 +21,7 @@ from ml.serving.tip.breaker import CircuitBreaker
 from ml.serving.tip.fallback import fallback_tip
 from ml.serving.tip.generations import Generations
 from ml.serving.tip.guarded_call import GuardedCall
-from ml.serving.tip.lease_wait import newer_tip, written_elsewhere
+from ml.serving.tip.lease_wait import Made, under_lease, written_elsewhere
 from ml.serving.tip.llm_request import GenerationConfig, resolved_model
 from ml.serving.tip.plan import Plan, make_plan
 from ml.serving.tip.policy import Policy
@@ -54,13 +55,6 @@ class ServedTip:
     """The user's inputs changed since this tip was made: a new one is being written."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Made:
-    tip: TipHead
-    generation: Generation | None
-    """None when another process, holding the lease on these inputs, wrote the tip."""
-
-
 class Orchestrator:
     def __init__(
         self,
@@ -78,6 +72,7 @@ class Orchestrator:
         concurrent_generations: int = 2,
         leases: TipLeases | None = None,
         repeats: RepeatGuards | None = None,
+        read_inline: bool = False,
     ) -> None:
         """``arm`` picks a user's prompt and model (A/B experiments); by default every user
         gets ``prompt()`` and the configured alias. ``policy`` chooses the snippets that go
@@ -86,7 +81,11 @@ class Orchestrator:
         ``wait_s`` for a tip being written when it has none to show (stale-while-revalidate);
         at most ``concurrent_generations`` tips are written at once. With ``leases``, API
         processes sharing the database write a tip for one user and inputs once. With
-        ``repeats``, an answer that nearly repeats a recent tip of the user is refused."""
+        ``repeats``, an answer that nearly repeats a recent tip of the user is refused. With
+        ``read_inline`` plans are read on the event loop rather than in a thread: for a
+        database in a local file, whose read is a fraction of a millisecond of Python that
+        holds the GIL either way, the hops to a thread and back cost a poll more under load
+        than the read itself."""
         self._tips = tips
         self._registry = registry
         self._llm = llm
@@ -110,10 +109,11 @@ class Orchestrator:
         self._leases = leases
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._wait_s = wait_s
-        self._generations: Generations[_Made] = Generations(concurrent_generations)
+        self._generations: Generations[Made] = Generations(concurrent_generations)
         # Plans are read in at most this many threads: more only fight the event loop for
         # the GIL, and /healthz with them (the extra polls wait here, off the loop).
         self._readers = anyio.CapacityLimiter(2)
+        self._read_inline = read_inline
 
     @property
     def alias(self) -> str:
@@ -199,6 +199,8 @@ class Orchestrator:
             return True
 
     async def _plan(self, user_id: str) -> Plan:
+        if self._read_inline:
+            return self.plan(user_id, self._clock())
         return await anyio.to_thread.run_sync(
             self.plan, user_id, self._clock(), limiter=self._readers
         )
@@ -224,34 +226,37 @@ class Orchestrator:
         tip = replace(last, serve_count=count, last_served_at=now)
         return ServedTip(tip, cached=True, stale=stale)
 
-    async def _make(self, plan: Plan, started: float) -> _Made:
+    async def _make(self, plan: Plan, started: float) -> Made:
         """Write the tip (the model's, or the fallback) and store it, unless another
-        process holding the lease on these inputs writes it: then wait for theirs."""
+        process holding the lease on these inputs writes it (then wait for theirs) or the
+        user's inputs changed again while this waited for a slot (then serve the newer)."""
         assembly_ms = (time.perf_counter() - started) * 1000
-        leases = self._leases
+        key = (plan.profile.user_id, plan.fingerprint)
         while True:
             async with self._generations.slot():
-                if leases is None:
-                    return await self._write_and_store(plan, started, assembly_ms)
-                key = (plan.profile.user_id, plan.fingerprint)
-                if await anyio.to_thread.run_sync(leases.acquire, *key):
-                    try:
-                        # Another process may have finished between our plan and our lease.
-                        theirs = await anyio.to_thread.run_sync(newer_tip, self._tips, plan)
-                        if theirs is not None:
-                            return _Made(theirs, None)
-                        return await self._write_and_store(plan, started, assembly_ms)
-                    finally:
-                        await anyio.to_thread.run_sync(leases.release, *key)
-            theirs = await written_elsewhere(self._tips, leases, plan)
+                newer = self._generations.superseded(key)
+                made = None if newer else await self._write_once(plan, started, assembly_ms)
+            if made is not None:
+                return made
+            if newer is not None:
+                return await asyncio.shield(newer)
+            assert self._leases is not None  # only a lease held elsewhere gives no tip
+            theirs = await written_elsewhere(self._tips, self._leases, plan)
             if theirs is not None:
-                return _Made(theirs, None)
+                return Made(theirs, None)
 
-    async def _write_and_store(self, plan: Plan, started: float, assembly_ms: float) -> _Made:
+    async def _write_once(self, plan: Plan, started: float, assembly_ms: float) -> Made | None:
+        """The tip written and stored here; None while another process holds the lease."""
+        write = partial(self._write_and_store, plan, started, assembly_ms)
+        if self._leases is None:
+            return await write()
+        return await under_lease(self._leases, self._tips, plan, write)
+
+    async def _write_and_store(self, plan: Plan, started: float, assembly_ms: float) -> Made:
         generation = await self._writer.write(plan)
         async with self._lock(plan.profile.user_id):
             tip = await self._store(plan, generation, started, assembly_ms)
-        return _Made(tip, generation)
+        return Made(tip, generation)
 
     async def _save_pending(self, plan: Plan, started: float) -> StoredTip:
         """Store the fallback for a caller who cannot wait longer (the user's lock held)."""

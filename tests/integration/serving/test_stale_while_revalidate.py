@@ -16,6 +16,7 @@ from ml.serving.llm.fake import FakeLLM
 from ml.serving.llm.port import LLMRequest, LLMResponse
 from nudge.bootstrap import bootstrap, build_app
 from nudge.demo.seed import seed_demo
+from nudge.settings import Settings
 from tests.conftest import FixedClock, MakeSettings, gateway_headers
 from tests.integration.serving.tip_env import Env
 
@@ -38,10 +39,20 @@ class GatedLLM(FakeLLM):
 
 @pytest.fixture
 def gated(settings_for: MakeSettings, clock: FixedClock) -> Iterator[Env]:
+    yield from _gated(settings_for(), clock)
+
+
+@pytest.fixture
+def one_slot(settings_for: MakeSettings, clock: FixedClock) -> Iterator[Env]:
+    """The same, writing one tip at a time."""
+    yield from _gated(settings_for(tip_generations=1), clock)
+
+
+def _gated(settings: Settings, clock: FixedClock) -> Iterator[Env]:
     from fastapi.testclient import TestClient
 
     llm = GatedLLM()
-    nudge = bootstrap(settings_for(), clock=clock, llm=llm)
+    nudge = bootstrap(settings, clock=clock, llm=llm)
     seed_demo(nudge, clock())
     nudge.sweeper.sweep_all()
     with TestClient(build_app(nudge, start=False), headers=gateway_headers(nudge)) as client:
@@ -82,6 +93,39 @@ def test_changed_inputs_get_the_last_tip_at_once_and_one_generation(gated: Env) 
     assert fresh["text"] == "Review Marc's pull request before noon."
     assert fresh["stale"] is False and fresh["cached"] is True  # stored by the generation
     assert "tone=terse" in gated.prompt_of()
+
+
+def test_inputs_replaced_while_queued_are_never_written(one_slot: Env) -> None:
+    llm = one_slot.llm
+    assert isinstance(llm, GatedLLM)
+    llm.push(tip("Send the Q3 invoice before lunch today."))
+    first = one_slot.client.get("/v1/users/alice/tip").json()
+
+    llm.gate.clear()
+    served = []
+    for tone in ("terse", "brief", "plain"):  # each change while the model is still busy
+        one_slot.nudge.profiles.set_preferences("alice", {"tone": tone})
+        served.append(one_slot.client.get("/v1/users/alice/tip").json())
+    assert all(s["tip_id"] == first["tip_id"] and s["stale"] for s in served)
+    llm.push(tip("Review Marc's pull request before noon."))
+    llm.push(tip("Renew the parking permit before noon."))
+    llm.gate.set()
+    one_slot.settle()
+
+    prompts = [one_slot.prompt_of(i) for i in range(len(llm.requests))]
+    # The first tip, the generation already running (terse), then only the newest inputs:
+    # "brief", replaced while it queued for the one slot, never reached the model.
+    assert len(prompts) == 3
+    assert ["tone=terse" in p for p in prompts[1:]] == [True, False]
+    assert "tone=plain" in prompts[2] and not any("tone=brief" in p for p in prompts)
+    fresh = one_slot.client.get("/v1/users/alice/tip").json()
+    assert fresh["stale"] is False and fresh["text"] == "Renew the parking permit before noon."
+    written = one_slot.client.get("/v1/users/alice/tips").json()
+    assert [t["text"] for t in written] == [
+        "Renew the parking permit before noon.",
+        "Review Marc's pull request before noon.",
+        "Send the Q3 invoice before lunch today.",
+    ]
 
 
 def test_nothing_to_show_waits_at_most_wait_then_the_fallback_is_replaced(gated: Env) -> None:

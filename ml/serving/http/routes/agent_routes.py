@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from ml.precompute.status import last_sweeps, output_counts
 from ml.registry.registry import Registry
-from ml.serving.http.auth import Caller, require_admin, require_service
+from ml.serving.http.auth import Caller, CallerDependency, require_admin, require_service
 from ml.serving.http.schemas import AgentOut, LoadErrorOut, ReactionsOut, RegistryOut
 from ml.serving.tip.learning import reaction_rates
 
@@ -18,7 +18,7 @@ def make_router(
     registry: Callable[[], Registry],
     reload: Callable[[], Registry],
     engine: Engine,
-    caller: Callable[..., Caller],
+    caller: CallerDependency,
     population: Callable[[], Mapping[str, Mapping[str, int]]],
 ) -> APIRouter:
     """``population()``: every agent's reaction counts over all users."""

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from sqlalchemy import Connection, Engine, case, func, select
 
-from ml.serving.http.auth import Caller, require_service
+from ml.serving.http.auth import Caller, CallerDependency, require_service
 from ml.serving.http.schemas import ExperimentOut, ExperimentReport, VariantOut, VariantReport
 from ml.serving.prompts.experiments import Experiment, Experiments
 from nudge_infra.errors import NotFound
@@ -25,7 +25,7 @@ _REACTIONS = ("done", "snooze", "dismiss")
 def make_router(
     experiments: Experiments,
     engine: Engine,
-    caller: Callable[..., Caller],
+    caller: CallerDependency,
     flush_served: Callable[[], object],
 ) -> APIRouter:
     """``flush_served`` writes the serves this process counted in memory, before a report."""

@@ -19,8 +19,9 @@ def make_router(readiness: ReadinessCheck, metrics: Metrics) -> APIRouter:
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """The process is up."""
+        # On the event loop: a liveness answer must not queue for the thread pool.
         return {"status": "ok"}
 
     @router.get(

@@ -9,7 +9,7 @@ import anyio
 from fastapi import APIRouter, Depends
 from sqlalchemy import Engine
 
-from ml.serving.http.auth import Caller, require_admin
+from ml.serving.http.auth import Caller, CallerDependency, require_admin
 from ml.serving.http.routes.profile_routes import UserIdPath
 from ml.serving.http.schemas import UserDeletedOut, UserExport
 from nudge_infra.clock import Clock
@@ -19,7 +19,7 @@ from nudge_profile.privacy import delete_user, export_user
 def make_router(
     engine: Engine,
     clock: Clock,
-    caller: Callable[..., Caller],
+    caller: CallerDependency,
     flush_served: Callable[[], object],
 ) -> APIRouter:
     """``flush_served`` writes the serves this process counted in memory, before an export."""

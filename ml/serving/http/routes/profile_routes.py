@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response, status
 
+from ml.serving.http.auth import CallerDependency
 from nudge_profile.insights import Insights
 from nudge_profile.model import Profile
 from nudge_profile.store import AgentsRequiring, InferredUnder, ProfileStore
@@ -53,7 +54,7 @@ def make_router(
     store: ProfileStore,
     agents_requiring: AgentsRequiring,
     inferred_under: InferredUnder,
-    caller: Callable[..., Any],
+    caller: CallerDependency,
     insights: Insights,
     learned: Learned,
 ) -> APIRouter:

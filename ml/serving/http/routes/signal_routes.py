@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Depends, Path, Response
 
+from ml.serving.http.auth import CallerDependency
 from ml.serving.http.routes.profile_routes import UserIdPath
 from ml.serving.http.schemas import SignalsAccepted
 from nudge_infra.errors import Invalid, NotFound
@@ -15,7 +16,7 @@ from nudge_profile.signals import RESERVED_KINDS, SignalBatch, SignalStore
 
 
 def make_router(
-    signals: SignalStore, caller: Callable[..., Any], on_ingest: Callable[[], None]
+    signals: SignalStore, caller: CallerDependency, on_ingest: Callable[[], None]
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["signals"], dependencies=[Depends(caller)])
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from ml.registry.registry import Registry
-from ml.serving.http.auth import Caller, require_owner
+from ml.serving.http.auth import Caller, CallerDependency, require_owner
 from ml.serving.http.error_responses import ErrorResponse
 from ml.serving.http.ratelimit import TipRateLimit
 from ml.serving.http.routes.profile_routes import UserIdPath
@@ -60,7 +60,7 @@ def make_router(
     orchestrator: Orchestrator,
     tips: TipStore,
     clock: Clock,
-    caller: Callable[..., Caller],
+    caller: CallerDependency,
     rate: TipRateLimit,
     on_served: Callable[[ServedTip], None],
     registry: Callable[[], Registry],

@@ -33,6 +33,7 @@ from nudge.builders import (
     build_orchestrator,
     build_prompts,
     build_repeat_guards,
+    build_signals,
 )
 from nudge.runtime import Nudge
 from nudge.settings import Settings
@@ -42,7 +43,7 @@ from nudge_infra.events.codec import SUBJECT_PREFIX
 from nudge_infra.events.outbox import Topic
 from nudge_infra.events.pb import events_pb2 as pb
 from nudge_infra.storage.engine import make_engine, migrate
-from nudge_profile.signals import SignalStore
+from nudge_profile.signal_kinds import SignalKinds
 from nudge_profile.store import ProfileStore
 
 TIPS_AHEAD_CONSUMER = "tips-ahead"
@@ -59,7 +60,10 @@ def bootstrap(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.sqlalchemy_url)
     migrate(engine)
-    registry = LiveRegistry(settings.manifests_dir, allowed_packages=settings.agent_packages)
+    kinds = SignalKinds.load(settings.signal_kinds_dir)
+    registry = LiveRegistry(
+        settings.manifests_dir, allowed_packages=settings.agent_packages, signal_kinds=kinds
+    )
     registry.reload()
     embedded = build_embedded_llm(settings)
     if llm is None:
@@ -79,12 +83,7 @@ def bootstrap(
         llm=llm,
         embedded_llm=embedded,
         profiles=ProfileStore(engine, clock),
-        signals=SignalStore(
-            engine,
-            clock,
-            max_batch=settings.max_signals_per_batch,
-            max_payload_bytes=settings.max_signal_payload_bytes,
-        ),
+        signals=build_signals(settings, engine, clock, kinds),
         tips=tips,
         sweeper=sweeper,
         orchestrator=build_orchestrator(

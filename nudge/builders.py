@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from sqlalchemy import Engine
+
 from ml.precompute.refresh import LocalRefresh, RefreshTrigger
 from ml.precompute.sweep import Sweeper
 from ml.registry.watcher import LiveRegistry
@@ -31,6 +33,8 @@ from nudge_infra.clock import Clock
 from nudge_infra.events.bus import InProcessBus
 from nudge_infra.events.jetstream import JetStreamPublisher
 from nudge_infra.events.outbox import Topic
+from nudge_profile.signal_kinds import SignalKinds
+from nudge_profile.signals import SignalStore
 
 log = logging.getLogger(__name__)
 
@@ -208,3 +212,15 @@ def build_local_refresh(
         lambda event: trigger.on_signals(event.payload["user_id"], event.payload["kinds"]),
     )
     return local_refresh
+
+
+def build_signals(
+    settings: Settings, engine: Engine, clock: Clock, kinds: SignalKinds
+) -> SignalStore:
+    return SignalStore(
+        engine,
+        clock,
+        kinds,
+        max_batch=settings.max_signals_per_batch,
+        max_payload_bytes=settings.max_signal_payload_bytes,
+    )

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     )
 
     manifests_dir: Path = REPO_ROOT / "manifests"
+    signal_kinds_dir: Path = Field(
+        default=REPO_ROOT / "manifests" / "signal-kinds",
+        description="one YAML file per signal kind: its payload's JSON Schema, an example, "
+        "its retention",
+    )
     agent_packages: Annotated[tuple[str, ...], NoDecode] = ("ml.agents",)
     watch_manifests: bool = True
 

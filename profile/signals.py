@@ -18,6 +18,7 @@ from nudge_infra.storage.tables import signals
 from nudge_infra.storage.upsert import upsert
 from nudge_profile.items import reopen_changed
 from nudge_profile.model import Signal
+from nudge_profile.signal_kinds import KIND_PATTERN, SignalKinds
 from nudge_profile.store import require_user
 
 SIGNALS_PER_USER_READ = 1000
@@ -33,9 +34,7 @@ def _aware(value: datetime) -> datetime:
 
 class SignalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")] = Field(
-        examples=["task"]
-    )
+    kind: Annotated[str, StringConstraints(pattern=KIND_PATTERN)] = Field(examples=["task"])
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
         examples=["todo-123"]
     )
@@ -58,19 +57,31 @@ class SignalBatch(BaseModel):
 
 class SignalStore:
     def __init__(
-        self, engine: Engine, clock: Clock, *, max_batch: int, max_payload_bytes: int
+        self,
+        engine: Engine,
+        clock: Clock,
+        kinds: SignalKinds,
+        *,
+        max_batch: int,
+        max_payload_bytes: int,
     ) -> None:
         self._engine = engine
         self._clock = clock
+        self.kinds = kinds
         self._max_batch = max_batch
         self._max_payload_bytes = max_payload_bytes
 
-    def ingest(self, user_id: str, batch: Sequence[SignalIn]) -> int:
-        """Upsert a whole batch, or nothing of it when any item is bad.
+    def ingest(
+        self, user_id: str, batch: Sequence[SignalIn], *, check_payloads: bool = True
+    ) -> int:
+        """Upsert a whole batch, or nothing of it when any item is bad: an unknown kind, a
+        payload its kind's schema refuses, or one too large. ``check_payloads=False``
+        stores payloads as they are (the evaluation's scenarios hold malformed ones on
+        purpose, to see that agents skip them).
 
         Items repeating a (kind, external_id) within the batch: the last one wins.
         """
-        self._check(batch)
+        self._check(batch, check_payloads)
         now = self._clock()
         latest = {(s.kind, s.external_id): s for s in batch}
         rows = [
@@ -113,7 +124,7 @@ class SignalStore:
             ).rowcount
         return bool(removed)
 
-    def _check(self, batch: Sequence[SignalIn]) -> None:
+    def _check(self, batch: Sequence[SignalIn], check_payloads: bool) -> None:
         if len(batch) > self._max_batch:
             raise Invalid(f"a batch holds at most {self._max_batch} signals, got {len(batch)}")
         problems = [
@@ -125,6 +136,8 @@ class SignalStore:
             for i, s in enumerate(batch)
             if len(json.dumps(s.payload)) > self._max_payload_bytes
         ]
+        if not problems and check_payloads:
+            problems = self.kinds.problems(batch)
         if problems:
             raise Invalid(
                 f"{len(problems)} signal(s) rejected; nothing was stored", details=problems

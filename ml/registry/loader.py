@@ -18,6 +18,7 @@ from ml.registry.load_errors import LoadError, validation_errors
 from ml.registry.manifest import Manifest
 from ml.registry.registry import RegisteredAgent, Registry
 from ml.registry.yamlsource import YamlDocument, YamlProblem, parse_yaml
+from nudge_profile.signal_kinds import SignalKinds
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +26,15 @@ DEFAULT_ALLOWED_PACKAGES = ("ml.agents",)
 
 
 def load_registry(
-    directory: Path, *, allowed_packages: Sequence[str] = DEFAULT_ALLOWED_PACKAGES
+    directory: Path,
+    *,
+    allowed_packages: Sequence[str] = DEFAULT_ALLOWED_PACKAGES,
+    signal_kinds: SignalKinds | None = None,
 ) -> Registry:
     """Load every manifest of ``directory``; a broken file is reported and skipped, never fatal.
+
+    With ``signal_kinds``, a manifest that ``reads`` a kind not among them is rejected: its
+    agent would wait for signals that no gateway can send.
 
     An agent's id is its file name, so two files can only claim the same id as
     ``x.yaml`` and ``x.yml``. Both are then rejected, unread: which one was meant
@@ -43,7 +50,7 @@ def load_registry(
         if len(claimants) > 1:
             errors.extend(_duplicate_errors(agent_id, claimants))
             continue
-        agent, file_errors = _load_guarded(claimants[0], allowed_packages)
+        agent, file_errors = _load_guarded(claimants[0], allowed_packages, signal_kinds)
         errors.extend(sorted(file_errors, key=lambda error: error.line or 0))
         if agent is not None:
             agents[agent.id] = agent
@@ -62,17 +69,17 @@ def _duplicate_errors(agent_id: str, claimants: Sequence[ManifestFile]) -> list[
 
 
 def _load_guarded(
-    item: ManifestFile, allowed_packages: Sequence[str]
+    item: ManifestFile, allowed_packages: Sequence[str], kinds: SignalKinds | None
 ) -> tuple[RegisteredAgent | None, list[LoadError]]:
     try:
-        return _load_file(item, allowed_packages)
+        return _load_file(item, allowed_packages, kinds)
     except Exception as exc:  # one file's surprise must not take the other agents down
         logger.exception("unexpected failure loading %s", item.path)
         return None, [LoadError(str(item.path), None, None, f"cannot be loaded: {exc!r}")]
 
 
 def _load_file(
-    item: ManifestFile, allowed_packages: Sequence[str]
+    item: ManifestFile, allowed_packages: Sequence[str], kinds: SignalKinds | None
 ) -> tuple[RegisteredAgent | None, list[LoadError]]:
     file = str(item.path)
     if item.error is not None or item.text is None:
@@ -91,12 +98,24 @@ def _load_file(
         manifest = Manifest.model_validate(doc.data)
     except ValidationError as exc:
         return None, [*errors, *validation_errors(exc, file, doc)]
+    if kinds is not None:
+        errors += _unknown_kinds(manifest, kinds, file, doc)
     if errors:
         return None, errors
     built = build_agent(manifest, file=file, doc=doc, allowed_packages=allowed_packages)
     if isinstance(built, LoadError):
         return None, [built]
     return RegisteredAgent(manifest=manifest, source=item.path, impl=built), []
+
+
+def _unknown_kinds(
+    manifest: Manifest, kinds: SignalKinds, file: str, doc: YamlDocument
+) -> list[LoadError]:
+    return [
+        LoadError(file, doc.line_of(("reads", i)), f"reads[{i}]", kinds.unknown(kind))
+        for i, kind in enumerate(manifest.reads)
+        if kind not in kinds
+    ]
 
 
 def _identity_errors(path: Path, doc: YamlDocument) -> list[LoadError]:

@@ -13,6 +13,7 @@ from watchfiles import watch
 from ml.registry.files import read_sources
 from ml.registry.loader import DEFAULT_ALLOWED_PACKAGES, load_registry
 from ml.registry.registry import Registry
+from nudge_profile.signal_kinds import SignalKinds
 
 logger = logging.getLogger(__name__)
 
@@ -34,15 +35,19 @@ class LiveRegistry:
         directory: Path,
         allowed_packages: Sequence[str] = DEFAULT_ALLOWED_PACKAGES,
         on_change: Callable[[Registry], None] | None = None,
+        signal_kinds: SignalKinds | None = None,
     ) -> None:
         self._directory = directory
         self._allowed_packages = tuple(allowed_packages)
+        self._kinds = signal_kinds
         self.on_change = on_change
         # Reentrant so that on_change may itself call reload().
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._current = load_registry(directory, allowed_packages=self._allowed_packages)
+        self._current = load_registry(
+            directory, allowed_packages=self._allowed_packages, signal_kinds=self._kinds
+        )
         _log_loaded(self._current)
 
     @property
@@ -53,7 +58,9 @@ class LiveRegistry:
         """Load the directory now, publish the result and return it."""
         with self._lock:
             previous = self._current
-            registry = load_registry(self._directory, allowed_packages=self._allowed_packages)
+            registry = load_registry(
+                self._directory, allowed_packages=self._allowed_packages, signal_kinds=self._kinds
+            )
             self._current = registry
             if registry.fingerprint != previous.fingerprint:
                 _log_loaded(registry)

@@ -22,15 +22,24 @@ def agents_validate(
         Path | None, typer.Argument(help="a manifest directory (default: manifests/)")
     ] = None,
 ) -> None:
-    """Check manifests offline; print every error and exit non-zero if there is any."""
+    """Check manifests offline (and the signal kinds they read); print every error and exit
+    non-zero if there is any."""
     from ml.registry.loader import load_registry
+    from nudge_profile.signal_kinds import SignalKindError, SignalKinds
 
     settings = load_settings()
     directory = path or settings.manifests_dir
     if not directory.is_dir():
         err.print(f"[red]{directory} is not a directory[/red]")
         raise typer.Exit(2)
-    registry = load_registry(directory, allowed_packages=settings.agent_packages)
+    try:
+        kinds = SignalKinds.load(settings.signal_kinds_dir)
+    except SignalKindError as exc:
+        err.print(f"[red]fail[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    registry = load_registry(
+        directory, allowed_packages=settings.agent_packages, signal_kinds=kinds
+    )
     for agent in sorted(registry.agents.values(), key=lambda a: a.id):
         out.print(f"[green]ok[/green]   {escape(str(agent.source))}: {agent.id} v{agent.version}")
     for error in registry.errors:

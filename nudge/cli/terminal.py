@@ -30,9 +30,10 @@ def boot(settings: Settings) -> Nudge:
     from ml.serving.prompts.experiments import ExperimentsError
     from ml.serving.tip.prompt import PromptError
     from nudge.bootstrap import bootstrap
+    from nudge_profile.signal_kinds import SignalKindError
 
     try:
         return bootstrap(settings)
-    except (ExperimentsError, PromptError) as exc:
+    except (ExperimentsError, PromptError, SignalKindError) as exc:
         err.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from None

@@ -25,6 +25,7 @@ from ml.serving.http.routes import (
     tip_routes,
 )
 from ml.serving.http.routes.health_routes import ReadinessCheck
+from ml.serving.http.signal_contract import document_signal_kinds
 from ml.serving.prompts.experiments import Experiments
 from ml.serving.tip.learning import learned_view
 from ml.serving.tip.orchestrator import Orchestrator
@@ -32,6 +33,7 @@ from ml.serving.tip.policy import PolicyConfig
 from ml.serving.tip.tip_store import TipStore
 from nudge_infra.clock import Clock
 from nudge_profile.insights import Insights
+from nudge_profile.signal_kinds import SignalKinds
 from nudge_profile.signals import SignalStore
 from nudge_profile.store import ProfileStore
 
@@ -93,7 +95,9 @@ def create_app(
     caller = caller_dependency(services.auth)
     app.include_router(health_routes.make_router(services.readiness, metrics))
     app.include_router(_profile_router(services, caller))
-    app.include_router(signal_routes.make_router(services.signals, caller, services.on_signals))
+    app.include_router(
+        signal_routes.make_router(services.signals, caller, services.on_signals, services.registry)
+    )
     app.include_router(
         tip_routes.make_router(
             services.orchestrator,
@@ -107,7 +111,19 @@ def create_app(
     )
     for router in _data_routers(services, caller):
         app.include_router(router)
+    _document_signal_kinds(app, services.signals.kinds)
     return app
+
+
+def _document_signal_kinds(app: FastAPI, kinds: SignalKinds) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_signal_kinds(generate(), kinds)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _data_routers(services: Services, caller: CallerDependency) -> list[APIRouter]:

@@ -61,6 +61,20 @@ class SignalsAccepted(BaseModel):
     stored: int
 
 
+class SignalKindOut(BaseModel):
+    kind: str = Field(examples=["task"])
+    description: str
+    payload_schema: dict[str, Any] = Field(
+        description="the JSON Schema (draft 2020-12) a payload of this kind must satisfy; "
+        "formats: `local-date-time` (ISO 8601, no offset = the user's local time) and "
+        "`date-or-local-date-time` (the same, or a date)"
+    )
+    example: dict[str, Any] = Field(description="a payload the schema accepts")
+    retention_days: int = Field(description="raw signals of this kind are kept this long")
+    reserved: bool = Field(description="written by Nudge itself: a gateway cannot send it")
+    read_by: list[str] = Field(description="the agents that read it")
+
+
 class ReactionsOut(BaseModel):
     served: int = Field(description="tips served that were about this agent, over all users")
     done: int

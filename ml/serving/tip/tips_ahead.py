@@ -52,7 +52,11 @@ class TipsAhead:
         since = self._clock() - self._active_within
         active = self._tips.served_since(user_ids, since)
         if active:
-            asyncio.run_coroutine_threadsafe(self._prepare(active), loop)
+            prepare = self._prepare(active)
+            try:
+                asyncio.run_coroutine_threadsafe(prepare, loop)
+            except RuntimeError:  # the loop closed meanwhile (shutdown): their polls will
+                prepare.close()
 
     async def _prepare(self, user_ids: list[str]) -> int:
         """Start the tips of ``user_ids`` whose inputs changed, within the backlog."""

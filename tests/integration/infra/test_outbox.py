@@ -72,7 +72,13 @@ def test_a_signal_ingest_writes_one_event_with_its_change(nudge: Nudge, clock: F
         "alice",
         [
             signal("task", "t1", clock),
-            signal("calendar_event", "e1", clock),
+            signal(
+                "calendar_event",
+                "e1",
+                clock,
+                start="2026-11-21T14:00:00+00:00",
+                end="2026-11-21T15:00:00+00:00",
+            ),
             signal("task", "t1", clock, title="renamed"),  # same key: the last one wins
         ],
     )

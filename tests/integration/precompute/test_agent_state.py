@@ -4,6 +4,7 @@ and erased; an inferrer that fails fails that user's run and writes nothing."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from ml.agents.inference import Inferred, Inferrer, register_inferrer
 from nudge.bootstrap import bootstrap
 from nudge.runtime import Nudge
+from nudge.settings import Settings
 from nudge_infra.storage.tables import agent_outputs, agent_state, inferred_params
 from nudge_profile.privacy import delete_user, export_user
 from nudge_profile.signals import SignalIn
@@ -28,11 +30,26 @@ def manifests(tmp_path: Path) -> Path:
     return tmp_path / "manifests"
 
 
+PING_KIND = """
+description: A test signal carrying the minute of the day something happened.
+schema: {type: object, required: [minute], properties: {minute: {type: integer}}}
+example: {minute: 400}
+"""
+
+
 @pytest.fixture
-def nudge(settings_for: MakeSettings, clock: FixedClock, manifests: Path) -> Iterator[Nudge]:
+def nudge(
+    settings_for: MakeSettings, clock: FixedClock, manifests: Path, tmp_path: Path
+) -> Iterator[Nudge]:
     write_manifest(manifests, "counter", "CountingAgent")
+    kinds = tmp_path / "signal-kinds"  # the shipped kinds, and this test's own
+    shutil.copytree(Settings().signal_kinds_dir, kinds)
+    (kinds / "ping.yaml").write_text(PING_KIND, encoding="utf-8")
     made = bootstrap(
-        settings_for(manifests_dir=manifests, agent_packages=sweep_agents.PACKAGES), clock=clock
+        settings_for(
+            manifests_dir=manifests, agent_packages=sweep_agents.PACKAGES, signal_kinds_dir=kinds
+        ),
+        clock=clock,
     )
     for user_id in ("alice", "bigbob"):
         made.profiles.upsert_user(user_id, timezone="Europe/Paris")

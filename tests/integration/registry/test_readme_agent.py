@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 from ml.registry.loader import load_registry
 from ml.serving.llm.fake import FakeLLM
 from nudge.bootstrap import bootstrap
-from nudge.settings import REPO_ROOT
+from nudge.settings import REPO_ROOT, Settings
+from nudge_profile.signal_kinds import SignalKinds
 from nudge_profile.signals import SignalIn
 from tests.conftest import FixedClock, MakeSettings
 
@@ -21,16 +23,33 @@ def documented_manifest() -> str:
     return block.group(1)
 
 
+def documented_kind() -> str:
+    """The example signal kind of the same page, the one the example agent reads."""
+    page = (REPO_ROOT / "docs" / "adding-an-agent.md").read_text(encoding="utf-8")
+    block = re.search(
+        r"```yaml\n# manifests/signal-kinds/water_log.yaml\n(.*?)```", page, re.DOTALL
+    )
+    assert block, "the example signal kind of docs/adding-an-agent.md is gone"
+    return block.group(1)
+
+
 def test_documented_example_agent_works(
     settings_for: MakeSettings, clock: FixedClock, tmp_path: Path
 ) -> None:
-    manifests = tmp_path / "manifests"
+    manifests, kinds_dir = tmp_path / "manifests", tmp_path / "signal-kinds"
     manifests.mkdir()
     (manifests / "water.yaml").write_text(documented_manifest())
-    registry = load_registry(manifests)
+    shutil.copytree(Settings().signal_kinds_dir, kinds_dir)
+    (kinds_dir / "water_log.yaml").write_text(documented_kind())
+    kinds = SignalKinds.load(kinds_dir)
+    registry = load_registry(manifests, signal_kinds=kinds)
     assert registry.errors == () and "water" in registry.agents
+    assert not load_registry(
+        manifests, signal_kinds=SignalKinds.load(Settings().signal_kinds_dir)
+    ).agents
 
-    nudge = bootstrap(settings_for(manifests_dir=manifests), clock=clock, llm=FakeLLM())
+    settings = settings_for(manifests_dir=manifests, signal_kinds_dir=kinds_dir)
+    nudge = bootstrap(settings, clock=clock, llm=FakeLLM())
     nudge.profiles.upsert_user("alice", timezone="UTC")
     preview = nudge.sweeper.preview("water", "alice")
     snippet, error = preview.snippet, preview.error

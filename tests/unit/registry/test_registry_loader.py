@@ -405,3 +405,23 @@ def test_fingerprint_follows_content(tmp_path: Path) -> None:
     assert changed.fingerprint != first.fingerprint
     (tmp_path / "echo.yaml").rename(tmp_path / "echo.yml")
     assert load_registry(tmp_path, allowed_packages=ALLOWED).fingerprint != changed.fingerprint
+
+
+def test_reading_a_signal_kind_that_does_not_exist_is_refused_with_its_line(
+    tmp_path: Path,
+) -> None:
+    from nudge.settings import Settings
+    from nudge_profile.signal_kinds import SignalKinds
+
+    kinds = SignalKinds.load(Settings().signal_kinds_dir)
+    (tmp_path / "echo.yaml").write_text(
+        with_line(15, "reads: [task, calender_event]"), encoding="utf-8"
+    )
+    registry = load_registry(tmp_path, allowed_packages=ALLOWED, signal_kinds=kinds)
+    error = only_error(registry)
+    assert registry.agents == {}
+    assert (error.line, error.field) == (15, "reads[1]")
+    assert "unknown signal kind 'calender_event' (did you mean 'calendar_event'?)" in error.message
+    assert "known kinds: article, calendar_event" in error.message
+    # Without the kinds (an offline check of manifests alone) the file loads.
+    assert set(load_registry(tmp_path, allowed_packages=ALLOWED).agents) == {"echo"}

@@ -8,21 +8,45 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Depends, Path, Response
 
+from ml.registry.registry import Registry
 from ml.serving.http.auth import CallerDependency
 from ml.serving.http.routes.profile_routes import UserIdPath
-from ml.serving.http.schemas import SignalsAccepted
+from ml.serving.http.schemas import SignalKindOut, SignalsAccepted
 from nudge_infra.errors import Invalid, NotFound
 from nudge_profile.signals import RESERVED_KINDS, SignalBatch, SignalStore
 
 
 def make_router(
-    signals: SignalStore, caller: CallerDependency, on_ingest: Callable[[], None]
+    signals: SignalStore,
+    caller: CallerDependency,
+    on_ingest: Callable[[], None],
+    registry: Callable[[], Registry],
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["signals"], dependencies=[Depends(caller)])
 
+    @router.get("/signal-kinds", response_model=list[SignalKindOut])
+    async def signal_kinds() -> list[SignalKindOut]:
+        """Every kind of signal Nudge accepts: the JSON Schema of its payload, an example,
+        how long it is kept, and the agents that read it."""
+        agents = registry().agents.values()
+        return [
+            SignalKindOut(
+                kind=k.name,
+                description=k.description,
+                payload_schema=k.schema,
+                example=k.example,
+                retention_days=k.retention.days,
+                reserved=k.reserved,
+                read_by=sorted(a.manifest.id for a in agents if k.name in a.manifest.reads),
+            )
+            for k in signals.kinds
+        ]
+
     @router.post("/users/{user_id}/signals", response_model=SignalsAccepted)
     async def post_signals(user_id: UserIdPath, body: SignalBatch) -> SignalsAccepted:
-        """Upsert signals by (kind, external_id); a bad item rejects the batch, naming its index."""
+        """Upsert signals by (kind, external_id). Each payload must satisfy its kind's schema
+        (`GET /v1/signal-kinds`); a bad item rejects the whole batch with 422, naming each
+        bad item's index and field."""
         reserved = body.reserved()
         if reserved:
             raise Invalid("signals of reserved kinds; nothing was stored", details=reserved)

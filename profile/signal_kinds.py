@@ -96,6 +96,8 @@ class SignalKinds:
 
     def __init__(self, kinds: Iterable[SignalKind]) -> None:
         self._kinds = {k.name: k for k in sorted(kinds, key=lambda k: k.name)}
+        self.reserved = frozenset(k.name for k in self._kinds.values() if k.reserved)
+        """Kinds only Nudge writes: a gateway cannot send or delete them."""
 
     @classmethod
     def load(cls, folder: Path) -> SignalKinds:
@@ -120,7 +122,7 @@ class SignalKinds:
 
     def unknown(self, name: str) -> str:
         """Why ``name`` is refused: not a kind, with the nearest kind if one is close."""
-        close = difflib.get_close_matches(name, [k for k in self._kinds], n=1)
+        close = difflib.get_close_matches(name, self.names, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"unknown signal kind {name!r}{hint}; known kinds: {', '.join(self.names)}"
 

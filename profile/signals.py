@@ -22,8 +22,6 @@ from nudge_profile.signal_kinds import KIND_PATTERN, SignalKinds
 from nudge_profile.store import require_user
 
 SIGNALS_PER_USER_READ = 1000
-# Kinds Nudge writes itself: a gateway may not forge them.
-RESERVED_KINDS = frozenset({"tip_feedback"})
 
 
 def _aware(value: datetime) -> datetime:
@@ -46,12 +44,12 @@ class SignalBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     signals: list[SignalIn] = Field(min_length=1)
 
-    def reserved(self) -> list[dict[str, Any]]:
-        """Items a caller may not send: kinds Nudge records itself."""
+    def reserved(self, kinds: SignalKinds) -> list[dict[str, Any]]:
+        """Items a caller may not send: kinds Nudge records itself (``reserved: true``)."""
         return [
             {"index": i, "field": "kind", "reason": f"kind {s.kind!r} is reserved for Nudge"}
             for i, s in enumerate(self.signals)
-            if s.kind in RESERVED_KINDS
+            if s.kind in kinds.reserved
         ]
 
 

@@ -73,3 +73,23 @@ def test_a_bad_kind_file_is_refused_naming_file_and_field(
 def test_a_missing_folder_is_named(tmp_path: Path) -> None:
     with pytest.raises(SignalKindError, match="signal kinds folder does not exist"):
         SignalKinds.load(tmp_path / "nowhere")
+
+
+def test_a_kind_marked_reserved_is_refused_to_a_gateway(tmp_path: Path) -> None:
+    from nudge_profile.signals import SignalBatch
+
+    write(tmp_path, "water_log.yaml", GOOD + "reserved: true\n")
+    write(tmp_path, "task.yaml", GOOD)
+    kinds = SignalKinds.load(tmp_path)
+    assert kinds.reserved == {"water_log"}
+    item = {
+        "external_id": "w",
+        "payload": {"date": "2026-11-21"},
+        "occurred_at": "2026-11-21T08:00:00Z",
+    }
+    batch = SignalBatch.model_validate(
+        {"signals": [{"kind": "task", **item}, {"kind": "water_log", **item}]}
+    )
+    assert batch.reserved(kinds) == [
+        {"index": 1, "field": "kind", "reason": "kind 'water_log' is reserved for Nudge"}
+    ]

@@ -13,7 +13,8 @@ from ml.serving.http.auth import CallerDependency
 from ml.serving.http.routes.profile_routes import UserIdPath
 from ml.serving.http.schemas import SignalKindOut, SignalsAccepted
 from nudge_infra.errors import Invalid, NotFound
-from nudge_profile.signals import RESERVED_KINDS, SignalBatch, SignalStore
+from nudge_profile.signal_kinds import KIND_PATTERN
+from nudge_profile.signals import SignalBatch, SignalStore
 
 
 def make_router(
@@ -47,7 +48,7 @@ def make_router(
         """Upsert signals by (kind, external_id). Each payload must satisfy its kind's schema
         (`GET /v1/signal-kinds`); a bad item rejects the whole batch with 422, naming each
         bad item's index and field."""
-        reserved = body.reserved()
+        reserved = body.reserved(signals.kinds)
         if reserved:
             raise Invalid("signals of reserved kinds; nothing was stored", details=reserved)
         stored = await anyio.to_thread.run_sync(signals.ingest, user_id, body.signals)
@@ -61,11 +62,11 @@ def make_router(
     )
     def delete_signal(
         user_id: UserIdPath,
-        kind: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,63}$")],
+        kind: Annotated[str, Path(pattern=KIND_PATTERN)],
         external_id: Annotated[str, Path(min_length=1, max_length=200)],
     ) -> Response:
         """Forget one signal; agents stop seeing it at their next sweep."""
-        if kind in RESERVED_KINDS or not signals.delete(user_id, kind, external_id):
+        if kind in signals.kinds.reserved or not signals.delete(user_id, kind, external_id):
             raise NotFound("signal", f"{kind}/{external_id}")
         return Response(status_code=204)
 
